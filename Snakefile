@@ -1,0 +1,17 @@
+# stylepipe: `snakemake --cores 8 results/out.mp4` renders the top-level config; results/<variant>.mp4 renders
+# a named variant from `variants:`. See README.md.
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/frames.smk"
+include: "workflow/rules/lossnet.smk"
+include: "workflow/rules/stylize.smk"
+include: "workflow/rules/video.smk"
+
+
+rule all:
+    input:
+        "results/out.mp4",

@@ -1,0 +1,95 @@
+"""Config validation against workflow/schemas/config.schema.yaml, defaults, and named variants.
+
+Errors are one line that names the key, raised as StylepipeError before any job runs.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from stylepipe.errors import StylepipeError
+
+TOP_LEVEL_NAME = "out"
+
+
+def load_schema(path: str | Path) -> dict[str, Any]:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def _fill_defaults(config: dict[str, Any], schema: dict[str, Any]) -> None:
+    for key, sub in schema.get("properties", {}).items():
+        if key not in config and "default" in sub:
+            config[key] = copy.deepcopy(sub["default"])
+        if isinstance(config.get(key), dict) and "properties" in sub:
+            _fill_defaults(config[key], sub)
+    if isinstance(config.get("style"), list):
+        for item in config["style"]:
+            if isinstance(item, dict):
+                item.setdefault("weight", 1.0)
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(part) for part in error.absolute_path)
+
+
+def _describe(error: jsonschema.ValidationError, schema: dict[str, Any], prefix: str) -> str:
+    where = ".".join(p for p in (prefix, _key_path(error)) if p)
+    if error.validator == "additionalProperties":
+        known = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(known))
+        full = ".".join(p for p in (where, unknown[0]) if p)
+        return f"config: unknown key '{full}'; known keys here: {', '.join(known)}"
+    if error.validator == "enum":
+        return f"config key '{where}': {error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
+    if "propertyNames" in error.schema_path:
+        return f"config key '{where}.{error.instance}': that variant name is not allowed (use letters, digits, _ and -; 'out' is the top level)"
+    if where.split(".")[0] == "style":
+        return f"config key '{where}': must be a path, or a list of paths or {{path, weight}} entries"
+    return f"config key '{where or '(top level)'}': {error.message}"
+
+
+def validate(config: dict[str, Any], schema: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A validated copy of `config` with every default filled in; raises StylepipeError naming the key."""
+    if not isinstance(config, dict):
+        raise StylepipeError("config: expected a mapping of keys to values")
+    filled = copy.deepcopy(config)
+    _fill_defaults(filled, schema)
+    validator = jsonschema.Draft7Validator(schema)
+    errors = sorted(validator.iter_errors(filled), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if errors:
+        # The deepest error is the most specific; oneOf reports its own summary at the parent.
+        raise StylepipeError(_describe(errors[0], schema, prefix))
+    return filled
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def resolve_variants(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Map every output name (`out` and each variant) to its full, validated config."""
+    base = validate(config, schema)
+    plain = {key: value for key, value in config.items() if key != "variants"}
+    resolved = {TOP_LEVEL_NAME: {k: v for k, v in base.items() if k != "variants"}}
+    for name, override in base["variants"].items():
+        if "variants" in override:
+            raise StylepipeError(f"config key 'variants.{name}.variants': variants cannot be nested")
+        merged = validate(_deep_merge(plain, override), schema, prefix=f"variants.{name}")
+        merged.pop("variants", None)
+        resolved[name] = merged
+    return resolved
+
+
+def unknown_variant_message(name: str, known: list[str]) -> str:
+    return f"results/{name}.mp4: no variant named '{name}'; known names: {', '.join(sorted(known))} (add it under 'variants:' in config.yaml)"

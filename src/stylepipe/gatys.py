@@ -1,0 +1,137 @@
+"""Per-frame Gatys optimisation: pixels optimised so VGG content features and style Grams match targets."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from stylepipe.lossnet import CONTENT_LAYERS, STYLE_LAYERS, VGGFeatures
+from stylepipe.losses import ContentLoss, StyleLoss, TVLoss
+
+INIT_MODES = ("content", "noise", "prev_warped")
+OPTIMIZERS = ("lbfgs", "adam")
+
+
+@dataclass(frozen=True)
+class GatysSettings:
+    """The `gatys:` block of the config."""
+
+    iterations: int = 60
+    first_iterations: int = 120
+    optimizer: str = "lbfgs"
+    content_weight: float = 5.0
+    style_weight: float = 100.0
+    tv_weight: float = 1e-3
+    init: str = "content"
+    preserve_colors: bool = False
+    learning_rate: float = 2.0
+    seed: int = 0
+
+    @classmethod
+    def from_config(cls, block: dict) -> "GatysSettings":
+        fields = cls.__dataclass_fields__
+        return cls(**{key: value for key, value in block.items() if key in fields})
+
+
+@dataclass
+class FrameResult:
+    image: torch.Tensor  # (1, 3, H, W) in [0, 1]
+    content_loss: float
+    style_loss: float
+    total_loss: float
+    iterations: int
+    seconds: float
+
+
+def to_tensor(frame: np.ndarray, device: str | torch.device) -> torch.Tensor:
+    """HxWx3 uint8 to (1, 3, H, W) float in [0, 1]."""
+    return torch.from_numpy(frame).permute(2, 0, 1)[None].float().div(255).contiguous().to(device)
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) float in [0, 1] to HxWx3 uint8."""
+    return image[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+def _luma(image: torch.Tensor) -> torch.Tensor:
+    r, g, b = image[:, 0:1], image[:, 1:2], image[:, 2:3]
+    return 0.299 * r + 0.587 * g + 0.114 * b
+
+
+def keep_content_colours(stylised: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """Luminance of the stylised frame with the colour (chroma) of the content frame."""
+    return (content + (_luma(stylised) - _luma(content))).clamp(0, 1)
+
+
+def initial_image(mode: str, content: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Starting image for `content` or `noise` init (`prev_warped` is built by the caller from flow)."""
+    if mode == "noise":
+        noise = torch.rand(content.shape, generator=generator).to(content.device)
+        return 0.5 * content + 0.5 * noise
+    return content.clone()
+
+
+def optimise_frame(
+    net: VGGFeatures,
+    content: torch.Tensor,
+    style_grams: dict[str, torch.Tensor],
+    start: torch.Tensor,
+    settings: GatysSettings,
+    iterations: int,
+    extra_loss: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> FrameResult:
+    """Optimise one frame from `start`; `extra_loss(image_0_255)` adds e.g. the temporal term."""
+    began = time.perf_counter()
+    arch = net.info.arch
+    with torch.no_grad():
+        content_features = net(content)
+    content_losses = {layer: ContentLoss(content_features[layer]) for layer in CONTENT_LAYERS[arch]}
+    style_losses = {layer: StyleLoss(style_grams[layer]) for layer in STYLE_LAYERS[arch]}
+    tv_loss = TVLoss()
+    image = start.detach().clone().contiguous().requires_grad_(True)
+    last: dict[str, float] = {}
+
+    def closure() -> torch.Tensor:
+        optimiser.zero_grad()
+        features = net(image)
+        c_loss = sum(loss(features[layer]) for layer, loss in content_losses.items())
+        s_loss = sum(loss(features[layer]) for layer, loss in style_losses.items())
+        # TV and temporal terms are on the 0..255 scale, as in neural-style / artistic-videos.
+        pixels = image * 255
+        total = settings.content_weight * c_loss + settings.style_weight * s_loss
+        total = total + settings.tv_weight * 0.5 * tv_loss(pixels) * pixels[0, 0].numel()
+        if extra_loss is not None:
+            total = total + extra_loss(pixels)
+        total.backward()
+        last.update(content=c_loss.item(), style=s_loss.item(), total=total.item())
+        return total
+
+    if settings.optimizer == "lbfgs":
+        optimiser: torch.optim.Optimizer = torch.optim.LBFGS(
+            [image], lr=1.0, max_iter=iterations, max_eval=int(iterations * 1.25), history_size=50,
+            tolerance_grad=0.0, tolerance_change=0.0,
+            # Gram losses are quartic in the pixels; without a line search the second step overshoots wildly.
+            line_search_fn="strong_wolfe",
+        )
+        optimiser.step(closure)
+    else:
+        optimiser = torch.optim.Adam([image], lr=settings.learning_rate / 255)
+        for _ in range(iterations):
+            optimiser.step(closure)
+            with torch.no_grad():
+                image.clamp_(0, 1)
+    result = image.detach().clamp(0, 1)
+    if settings.preserve_colors:
+        result = keep_content_colours(result, content)
+    return FrameResult(
+        image=result,
+        content_loss=last.get("content", float("nan")),
+        style_loss=last.get("style", float("nan")),
+        total_loss=last.get("total", float("nan")),
+        iterations=iterations,
+        seconds=time.perf_counter() - began,
+    )

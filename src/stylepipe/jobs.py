@@ -1,0 +1,195 @@
+"""One function per pipeline step. Workflow scripts pass plain paths and values in; nothing here knows Snakemake."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from stylepipe import lossnet
+from stylepipe.errors import StylepipeError
+from stylepipe.frames import (
+    atomic_dir,
+    atomic_file,
+    chunk_name,
+    frame_name,
+    list_frames,
+    read_rgb,
+    split_into_chunks,
+    write_rgb,
+    write_text_atomic,
+)
+from stylepipe.gatys import GatysSettings, initial_image, optimise_frame, to_tensor, to_uint8
+from stylepipe.style import StyleTargets, extract_style_frames, parse_style_sources
+from stylepipe.video import VideoMeta, decode_frames, encode_video, probe, scaled_size
+
+Log = Callable[[str], None]
+
+
+def stderr_log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def job_log(path: str) -> Iterator[None]:
+    """Send a job's stderr to its log; a StylepipeError ends the job with its one line, not a traceback."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", buffering=1) as handle:
+        saved, sys.stderr = sys.stderr, handle
+        try:
+            yield
+        except StylepipeError as err:
+            print(f"error: {err}", file=handle)
+            print(f"stylepipe: {err}", file=saved)
+            raise SystemExit(1) from None
+        finally:
+            sys.stderr = saved
+
+
+def resolve_device(device: str) -> str:
+    """`auto` picks CUDA when present; asking for CUDA without it is an error, not a silent fallback."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise StylepipeError("config key 'device': cuda was asked for but torch sees no CUDA GPU; use auto or cpu")
+    return device
+
+
+def preflight(cfg: dict[str, Any], generated: Sequence[str] = ()) -> None:
+    """Check a validated config's inputs before any job runs; files a rule will generate are skipped."""
+    if cfg["mode"] == "feedforward":
+        raise StylepipeError("config key 'mode': feedforward is not available yet; use mode: gatys")
+    if cfg["content"] not in generated:
+        probe(cfg["content"])
+    for source in parse_style_sources(cfg["style"]):
+        if source.path in generated:
+            continue
+        if source.is_image:
+            read_rgb(source.path)
+        else:
+            probe(source.path)
+    weights = cfg["loss_network"]["weights"]
+    if weights not in lossnet.NAMED_SOURCES and not Path(weights).is_file():
+        raise StylepipeError(
+            f"config key 'loss_network.weights': {weights}: file not found "
+            f"(or use one of {', '.join(lossnet.NAMED_SOURCES)})"
+        )
+
+
+def probe_job(video: str, meta_out: str) -> VideoMeta:
+    meta = probe(video)
+    write_text_atomic(meta_out, meta.to_json())
+    return meta
+
+
+def content_frames_job(video: str, meta_path: str, out_dir: str, width: int, chunk_frames: int, log: Log = stderr_log) -> int:
+    """Decode the content video at `width` into `out_dir/chunk_XXXX/NNNNNN.png`."""
+    meta = VideoMeta.from_json_file(meta_path)
+    size = scaled_size(meta.width, meta.height, width)
+    with atomic_dir(out_dir) as scratch:
+        flat = scratch / "decoded"
+        decode_frames(video, flat, size)
+        count = split_into_chunks(flat, scratch, chunk_frames)
+        flat.rmdir()
+    if count != meta.frame_count:
+        log(f"note: decoded {count} frames where the probe counted {meta.frame_count}")
+    log(f"{video}: {count} frames at {size[0]}x{size[1]} in chunks of {chunk_frames}")
+    return count
+
+
+def content_frame_total(frames_dir: str | Path) -> int:
+    return sum(len(list_frames(chunk)) for chunk in Path(frames_dir).glob("chunk_*"))
+
+
+def style_frames_job(style: Any, frames_dir: str, meta_path: str, out_dir: str, index_out: str, width: int, match: str, log: Log = stderr_log) -> None:
+    meta = VideoMeta.from_json_file(meta_path)
+    sources = parse_style_sources(style)
+    index = extract_style_frames(
+        sources, out_dir, index_out, width=width, content_frames=content_frame_total(frames_dir), content_fps=meta.fps, match=match
+    )
+    for entry in index["styles"]:
+        log(f"style {entry['path']}: weight {entry['weight']:.3f}, {entry['frames']} frame(s), match {match}")
+
+
+def lossnet_job(spec: str, out_path: str, log: Log = stderr_log) -> None:
+    """Resolve a named weights source once and cache it as safetensors for every stylise job."""
+    state, info = lossnet.fetch_named_weights(spec, log=log)
+    lossnet.save_weights(out_path, state, info)
+    log(f"loss network weights ({spec}): {info.arch} from {info.source}")
+
+
+def stylize_gatys_chunk_job(
+    frames_dir: str,
+    chunk: int,
+    style_dir: str,
+    index_path: str,
+    weights_path: str,
+    out_dir: str,
+    settings: dict[str, Any],
+    gram_window: int,
+    device: str,
+    threads: int,
+    log: Log = stderr_log,
+) -> dict[str, Any]:
+    """Optimise every frame of one chunk; writes the frames and a stats.json with losses and timings."""
+    torch.set_num_threads(max(1, threads))
+    device = resolve_device(device)
+    gatys = GatysSettings.from_config(settings)
+    net = lossnet.load_loss_network(weights_path, device=device)
+    log(f"loss network: {net.info.arch} from {net.info.source}; device {device}")
+    index = json.loads(Path(index_path).read_text())
+    targets = StyleTargets(net, style_dir, index, lossnet.STYLE_LAYERS[net.info.arch], gram_window, device)
+    frames = list_frames(Path(frames_dir) / chunk_name(chunk))
+    generator = torch.Generator().manual_seed(gatys.seed + chunk)
+    stats: dict[str, Any] = {"chunk": chunk, "weights": net.info.as_dict(), "device": device, "frames": []}
+    with atomic_dir(out_dir) as scratch:
+        for path in frames:
+            number = int(path.stem)
+            content = to_tensor(read_rgb(path), device)
+            start = initial_image(gatys.init, content, generator)
+            iterations = gatys.first_iterations if number == 0 else gatys.iterations
+            result = optimise_frame(net, content, targets.grams_for(number), start, gatys, iterations)
+            write_rgb(scratch / frame_name(number), to_uint8(result.image))
+            log(
+                f"frame {number:6d}  loss {result.total_loss:.4g} (content {result.content_loss:.4g}, "
+                f"style {result.style_loss:.4g})  {result.iterations} it  {result.seconds:.2f} s"
+            )
+            stats["frames"].append(
+                {"frame": number, "total_loss": result.total_loss, "content_loss": result.content_loss,
+                 "style_loss": result.style_loss, "iterations": result.iterations, "seconds": result.seconds}
+            )
+        (scratch / "stats.json").write_text(json.dumps(stats, indent=1))
+    return stats
+
+
+def assemble_job(
+    chunk_dirs: Sequence[str], meta_path: str, content_video: str, out_path: str, crf: int, codec: str, audio: str, log: Log = stderr_log
+) -> None:
+    """Join the chunks' frames into a video at the source fps, with the source's audio unless `audio: none`."""
+    meta = VideoMeta.from_json_file(meta_path)
+    frames = [frame for folder in chunk_dirs for frame in list_frames(folder)]
+    if not frames:
+        raise StylepipeError(f"{out_path}: no stylised frames to assemble")
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    # ffmpeg wants one numbered sequence; links in a scratch folder give it one without copying frames.
+    with tempfile.TemporaryDirectory(dir=Path(out_path).parent, prefix=".assemble-") as scratch, atomic_file(out_path) as tmp:
+        links = Path(scratch)
+        for number, frame in enumerate(frames):
+            os.symlink(os.path.abspath(frame), links / frame_name(number))
+        with_audio = audio == "copy" and meta.has_audio
+        began = time.perf_counter()
+        encode_video(
+            str(links / "%06d.png"), meta.fps, tmp, crf=crf, codec=codec,
+            audio_source=content_video if with_audio else None, audio_codec=meta.audio_codec,
+        )
+        log(f"{out_path}: {len(frames)} frames at {float(meta.fps):.3f} fps, audio {'copied' if with_audio else 'none'}, "
+            f"crf {crf}, {time.perf_counter() - began:.1f} s")
+

@@ -1,0 +1,65 @@
+"""Losses as small modules that keep their targets in buffers (so `.to(device)` moves them too).
+
+Normalisations follow neural-style / artistic-videos, so their weights (content 5, style 100, temporal 1e3)
+keep their meaning.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) activations to (B, C, C) Gram matrices, divided by C*H*W."""
+    b, c, h, w = features.shape
+    flat = features.reshape(b, c, h * w)
+    return flat @ flat.transpose(1, 2) / (c * h * w)
+
+
+class ContentLoss(nn.Module):
+    """Mean squared error between activations and a fixed target."""
+
+    def __init__(self, target: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("target", target.detach())
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(features, self.target)
+
+
+class StyleLoss(nn.Module):
+    """Mean squared error between the Gram matrix of activations and a target Gram matrix."""
+
+    def __init__(self, target_gram: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("target", target_gram.detach())
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(gram_matrix(features), self.target)
+
+
+class TVLoss(nn.Module):
+    """Total variation: sum of squared differences between neighbouring pixels, averaged."""
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        dx = image[..., :, 1:] - image[..., :, :-1]
+        dy = image[..., 1:, :] - image[..., :-1, :]
+        return dx.pow(2).mean() + dy.pow(2).mean()
+
+
+class TemporalLoss(nn.Module):
+    """Ruder et al.'s temporal loss: mean of c * (x - warped previous output)^2 over pixels and channels.
+
+    `target` is the previous stylised frame warped into this frame (B, 3, H, W, in [0, 255] scale as in the
+    paper) and `weights` the per-pixel reliability c in [0, 1] (B, 1, H, W).
+    """
+
+    def __init__(self, target: torch.Tensor, weights: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("target", target.detach())
+        self.register_buffer("weights", weights.detach())
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return (self.weights * (image - self.target).pow(2)).mean()

@@ -1,0 +1,49 @@
+checkpoint probe:
+    """Frame count, fps, size and audio of the content video; the chunk list is derived from it."""
+    input:
+        video=content_video,
+    output:
+        meta="results/{name}/meta.json",
+    log:
+        "results/{name}/logs/probe.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/probe.py"
+
+
+rule content_frames:
+    input:
+        video=content_video,
+        meta="results/{name}/meta.json",
+    output:
+        frames=directory("results/{name}/frames/content"),
+    params:
+        width=lambda wc: cfg(wc)["width"],
+        chunk_frames=lambda wc: cfg(wc)["chunk_frames"],
+    log:
+        "results/{name}/logs/content_frames.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/content_frames.py"
+
+
+rule style_frames:
+    input:
+        styles=style_files,
+        frames="results/{name}/frames/content",
+        meta="results/{name}/meta.json",
+    output:
+        frames=directory("results/{name}/frames/style"),
+        index="results/{name}/style_index.json",
+    params:
+        style=lambda wc: cfg(wc)["style"],
+        width=lambda wc: cfg(wc)["width"],
+        match=lambda wc: cfg(wc)["style_video"]["match"],
+    log:
+        "results/{name}/logs/style_frames.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/style_frames.py"

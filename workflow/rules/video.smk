@@ -1,0 +1,18 @@
+rule assemble:
+    """Join the stylised chunks into H.264 yuv420p at the source fps, with the source's audio."""
+    input:
+        chunks=stylized_chunks,
+        meta="results/{name}/meta.json",
+        video=content_video,
+    output:
+        video="results/{name}.mp4",
+    params:
+        crf=lambda wc: cfg(wc)["encode"]["crf"],
+        codec=lambda wc: cfg(wc)["encode"]["codec"],
+        audio=lambda wc: cfg(wc)["encode"]["audio"],
+    log:
+        "results/{name}/logs/assemble.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/assemble.py"

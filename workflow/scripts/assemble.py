@@ -1,0 +1,12 @@
+from stylepipe.jobs import assemble_job, job_log
+
+with job_log(snakemake.log[0]):
+    assemble_job(
+        snakemake.input.chunks,
+        snakemake.input.meta,
+        snakemake.input.video,
+        snakemake.output.video,
+        crf=snakemake.params.crf,
+        codec=snakemake.params.codec,
+        audio=snakemake.params.audio,
+    )

@@ -1,0 +1,10 @@
+from stylepipe.jobs import content_frames_job, job_log
+
+with job_log(snakemake.log[0]):
+    content_frames_job(
+        snakemake.input.video,
+        snakemake.input.meta,
+        snakemake.output.frames,
+        width=snakemake.params.width,
+        chunk_frames=snakemake.params.chunk_frames,
+    )

@@ -1,0 +1,15 @@
+from stylepipe.jobs import job_log, stylize_gatys_chunk_job
+
+with job_log(snakemake.log[0]):
+    stylize_gatys_chunk_job(
+        snakemake.input.frames,
+        int(snakemake.wildcards.chunk),
+        snakemake.input.style,
+        snakemake.input.index,
+        snakemake.input.weights,
+        snakemake.output.frames,
+        settings=dict(snakemake.params.gatys),
+        gram_window=snakemake.params.gram_window,
+        device=snakemake.params.device,
+        threads=snakemake.threads,
+    )
