@@ -85,8 +85,10 @@ def probe(path: str | Path) -> VideoMeta:
     result = _run_ffmpeg(["-i", str(path), "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "null", "-"])
     header = result.stderr
     video = _VIDEO_LINE.search(header)
+    if "Input #0" not in header:
+        raise StylepipeError(f"{path}: not a video file that ffmpeg can read ({_last_line(header)})")
     if video is None:
-        raise StylepipeError(f"{path}: not a video file (ffmpeg finds no video stream in it)")
+        raise StylepipeError(f"{path}: the file has no video frames (it holds no video stream)")
     size = _SIZE.search(video.group("rest"))
     rate = _parse_rate(video.group("rest"))
     if size is None or rate is None:

@@ -1,0 +1,197 @@
+"""The workflow end to end on tiny generated videos, through the same `snakemake` command users type."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from conftest import REPO, SNAKEMAKE, TINY_FPS, TINY_FRAMES, job_counts, make_workdir, run_snakemake, tiny_config
+from videotools import probe, read_all_frames
+
+
+@pytest.fixture(scope="module")
+def finished_run(tiny_inputs, tmp_path_factory) -> Path:
+    workdir = make_workdir(tmp_path_factory.mktemp("run"), tiny_config(tiny_inputs))
+    result = run_snakemake(workdir, "results/out.mp4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
+def test_output_has_source_frames_fps_and_audio(finished_run, tiny_inputs):
+    meta = probe(finished_run / "results/out.mp4")
+    assert meta.frame_count == TINY_FRAMES
+    assert meta.fps == TINY_FPS
+    assert meta.has_audio
+    assert (meta.width, meta.height) == (32, 24)
+
+
+def test_output_frames_differ_from_content(finished_run, tmp_path):
+    from stylepipe.video import encode_video
+
+    out = read_all_frames(finished_run / "results/out.mp4", (32, 24)).astype(np.float32)
+    frames = sorted((finished_run / "results/out/frames/content").glob("chunk_*/*.png"))
+    content = np.stack([np.asarray(Image.open(frame)) for frame in frames]).astype(np.float32)
+    assert out.shape == content.shape
+    # Baseline: the same frames through the same encoder, unstylised. Stylisation must change far more.
+    for index, frame in enumerate(frames):
+        (tmp_path / f"{index:06d}.png").symlink_to(frame)
+    encode_video(str(tmp_path / "%06d.png"), TINY_FPS, tmp_path / "plain.mp4", crf=18, codec="h264", audio_source=None, audio_codec=None)
+    codec_error = np.abs(read_all_frames(tmp_path / "plain.mp4", (32, 24)) - content).mean()
+    assert np.abs(out - content).mean() > 3 * codec_error
+
+
+def test_each_stylize_log_has_one_line_per_frame_and_names_weights(finished_run):
+    for chunk in range(2):
+        log = (finished_run / f"results/out/logs/stylize_{chunk:04d}.log").read_text()
+        lines = re.findall(r"^frame\s+(\d+)\s+loss (\S+) .* (\d+\.\d+) s$", log, re.MULTILINE)
+        assert [int(frame) for frame, _, _ in lines] == list(range(chunk * 4, chunk * 4 + 4))
+        assert "loss network: vgg16 from random" in log
+        stats = json.loads((finished_run / f"results/out/stylized/chunk_{chunk:04d}/stats.json").read_text())
+        assert stats["weights"]["source"].startswith("random")
+        assert len(stats["frames"]) == 4
+
+
+def test_style_index_blends_video_and_rgba_image(finished_run):
+    index = json.loads((finished_run / "results/out/style_index.json").read_text())
+    weights = [entry["weight"] for entry in index["styles"]]
+    assert weights == pytest.approx([2 / 3, 1 / 3])
+    assert index["styles"][0]["frames"] == 6 and len(index["styles"][0]["index"]) == TINY_FRAMES
+    assert index["styles"][0]["index"][0] == 0 and index["styles"][0]["index"][-1] == 5  # stretch
+
+
+def test_second_run_does_nothing(finished_run):
+    video = finished_run / "results/out.mp4"
+    before = video.stat().st_mtime_ns
+    result = run_snakemake(finished_run, "results/out.mp4")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stderr + result.stdout
+    assert video.stat().st_mtime_ns == before
+
+
+def _dry_run_jobs(workdir: Path, override: dict, target: str = "results/out.mp4") -> dict[str, int]:
+    extra = workdir / "override.yaml"
+    extra.write_text(yaml.safe_dump(override))
+    result = run_snakemake(workdir, target, "-n", "--configfile", str(extra))
+    assert result.returncode == 0, result.stderr[-2000:]
+    return job_counts(result.stdout + result.stderr)
+
+
+def test_changing_crf_reruns_only_the_encode(finished_run):
+    assert _dry_run_jobs(finished_run, {"encode": {"crf": 30}}) == {"assemble": 1}
+
+
+def test_changing_style_weight_reruns_stylize_and_encode_only(finished_run):
+    assert _dry_run_jobs(finished_run, {"gatys": {"style_weight": 500.0}}) == {"stylize_gatys": 2, "assemble": 1}
+
+
+def test_variant_from_extra_configfile_renders_side_by_side(finished_run):
+    override = {"variants": {"tv": {"gatys": {"tv_weight": 0.1}}}}
+    jobs = _dry_run_jobs(finished_run, override, "results/tv.mp4")
+    # A variant has its own folder: everything from the probe on runs for it.
+    assert jobs["probe"] == 1 and jobs["assemble"] == 1
+
+
+def test_greyscale_style_variant_renders(finished_run):
+    result = run_snakemake(finished_run, "results/grey.mp4")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert probe(finished_run / "results/grey.mp4").frame_count == TINY_FRAMES
+
+
+def test_unknown_variant_lists_known_names(finished_run):
+    result = run_snakemake(finished_run, "results/nosuch.mp4", "-n")
+    assert result.returncode != 0
+    message = _one_error_line(result)
+    assert "nosuch" in message and "out" in message and "grey" in message
+
+
+def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    lines = [line for line in output.splitlines() if line.startswith("stylepipe:")]
+    assert len(lines) == 1, output[-2000:]
+    return lines[0]
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing_content", "not_a_video", "no_frames", "unknown_key", "missing_style", "corrupt_style_image"],
+)
+def test_bad_input_gets_one_line_and_touches_nothing(case, tiny_inputs, tmp_path):
+    from stylepipe.video import ffmpeg_exe
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    config = tiny_config(tiny_inputs)
+    expect = None
+    if case == "missing_content":
+        config["content"] = expect = str(bad / "missing.mp4")
+    elif case == "not_a_video":
+        fake = bad / "notes.mp4"
+        fake.write_text("this is not a video\n")
+        config["content"] = expect = str(fake)
+    elif case == "no_frames":
+        empty = bad / "empty.mp4"
+        subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=8",
+                        "-frames:v", "0", "-c:v", "libx264", str(empty)], check=True)
+        config["content"] = expect = str(empty)
+    elif case == "unknown_key":
+        config["gatys"]["iteratons"] = 5
+        expect = "gatys.iteratons"
+    elif case == "missing_style":
+        config["style"] = expect = str(bad / "nope.png")
+    elif case == "corrupt_style_image":
+        broken = bad / "broken.png"
+        broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+        config["style"] = expect = str(broken)
+    workdir = make_workdir(tmp_path / "work", config)
+    inputs_before = {p: _digest(p) for p in list(bad.iterdir()) + list(tiny_inputs.values())}
+    result = run_snakemake(workdir, "results/out.mp4")
+    assert result.returncode != 0
+    assert expect in _one_error_line(result)
+    assert {p: _digest(p) for p in inputs_before} == inputs_before
+    assert not (workdir / "results").exists()
+
+
+def test_feedforward_is_not_available_yet(tiny_inputs, tmp_path):
+    workdir = make_workdir(tmp_path, tiny_config(tiny_inputs, mode="feedforward"))
+    result = run_snakemake(workdir, "results/out.mp4", "-n")
+    assert result.returncode != 0
+    assert "not available yet" in _one_error_line(result)
+
+
+def test_sigint_then_rerun_keeps_finished_chunks(tiny_inputs, tmp_path):
+    config = tiny_config(tiny_inputs, chunk_frames=2)
+    config["gatys"] = {"iterations": 25, "first_iterations": 25}
+    workdir = make_workdir(tmp_path, config)
+    stylized = workdir / "results/out/stylized"
+    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", "results/out.mp4"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 300
+    while not (stylized / "chunk_0000").is_dir() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be interrupted; make it slower"
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=120)
+    finished = {p.name: p.stat().st_mtime_ns for p in stylized.glob("chunk_*")}
+    assert "chunk_0000" in finished and len(finished) < 4
+    assert not (workdir / "results/out.mp4").exists()
+    result = run_snakemake(workdir, "results/out.mp4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert probe(workdir / "results/out.mp4").frame_count == TINY_FRAMES
+    for name, mtime in finished.items():
+        assert (stylized / name).stat().st_mtime_ns == mtime, f"{name} was stylised again"
+    assert job_counts(result.stdout + result.stderr).get("stylize_gatys") == 4 - len(finished)
