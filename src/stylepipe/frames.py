@@ -84,6 +84,12 @@ def read_rgb(path: str | Path) -> np.ndarray:
     try:
         with Image.open(path) as img:
             img.load()
+            if img.mode.startswith("I") or img.mode == "F":
+                # 16-bit and float greyscale: Pillow's convert("RGB") would clip them to white.
+                grey = np.asarray(img, dtype=np.float64)
+                peak = 65535.0 if grey.max() > 255 else 255.0
+                grey8 = np.clip(grey / peak * 255 + 0.5, 0, 255).astype(np.uint8)
+                return np.repeat(grey8[..., None], 3, axis=2)
             if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
                 rgba = img.convert("RGBA")
                 background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

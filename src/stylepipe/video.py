@@ -67,9 +67,18 @@ def _parse_rate(text: str) -> Fraction | None:
         if match:
             value = float(match.group(1)) * (1000 if match.group(2) else 1)
             if value > 0:
-                # ffmpeg prints NTSC rates rounded ("29.97"); 1001 recovers 30000/1001 exactly.
-                return Fraction(value).limit_denominator(1001)
+                return _exact_rate(value)
     return None
+
+
+def _exact_rate(value: float) -> Fraction:
+    """The rational frame rate behind ffmpeg's rounded print-out ("29.97" is 30000/1001, "25" is 25)."""
+    if abs(value - round(value)) < 0.005:
+        return Fraction(round(value))
+    ntsc = value * 1.001
+    if abs(ntsc - round(ntsc)) < 0.01:
+        return Fraction(round(ntsc) * 1000, 1001)
+    return Fraction(value).limit_denominator(1000)
 
 
 def probe(path: str | Path) -> VideoMeta:

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from stylepipe.errors import StylepipeError
+from stylepipe.frames import atomic_dir, atomic_file, chunk_count, chunk_range, read_rgb
+
+
+def test_chunks_cover_every_frame_once():
+    frames, size = 23, 8
+    covered = [i for k in range(chunk_count(frames, size)) for i in chunk_range(k, frames, size)]
+    assert covered == list(range(frames))
+    assert chunk_count(16, 8) == 2 and chunk_count(17, 8) == 3
+
+
+def test_atomic_dir_publishes_only_on_success(tmp_path):
+    target = tmp_path / "chunk_0000"
+    with pytest.raises(RuntimeError):
+        with atomic_dir(target) as scratch:
+            (scratch / "000000.png").write_bytes(b"partial")
+            raise RuntimeError("killed")
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    with atomic_dir(target) as scratch:
+        (scratch / "000000.png").write_bytes(b"done")
+    assert (target / "000000.png").read_bytes() == b"done"
+
+
+def test_atomic_file_keeps_old_content_when_writer_fails(tmp_path):
+    target = tmp_path / "meta.json"
+    target.write_text("old")
+    with pytest.raises(ValueError):
+        with atomic_file(target) as tmp:
+            tmp.write_text("half")
+            raise ValueError
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["meta.json"]
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "L", "P", "I;16"])
+def test_read_rgb_accepts_any_image_mode(tmp_path, mode):
+    rgb = np.random.default_rng(0).integers(0, 255, (10, 12, 3), np.uint8)
+    image = Image.fromarray(rgb)
+    if mode == "RGBA":
+        image = image.convert("RGBA")
+        image.putalpha(0)  # fully transparent: shows the white backdrop
+    elif mode == "I;16":
+        image = Image.fromarray(rgb[..., 0].astype(np.uint16) * 257)
+    else:
+        image = image.convert(mode)
+    path = tmp_path / f"style_{mode.replace(';', '')}.png"
+    image.save(path)
+    out = read_rgb(path)
+    assert out.shape == (10, 12, 3) and out.dtype == np.uint8
+    if mode == "RGBA":
+        assert (out == 255).all()
+    if mode == "L":
+        assert (out[..., 0] == out[..., 1]).all()
+    if mode == "I;16":
+        # 16-bit greyscale keeps its tones instead of clipping to white
+        np.testing.assert_array_equal(out[..., 0], rgb[..., 0])
+
+
+def test_read_rgb_errors_name_the_file(tmp_path):
+    bad = tmp_path / "scan.jpg"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(StylepipeError, match="scan.jpg: not a readable image"):
+        read_rgb(bad)
