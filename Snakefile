@@ -8,8 +8,10 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/frames.smk"
 include: "workflow/rules/lossnet.smk"
+include: "workflow/rules/flow.smk"
 include: "workflow/rules/stylize.smk"
 include: "workflow/rules/video.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

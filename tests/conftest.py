@@ -33,7 +33,10 @@ def tiny_config(inputs: dict[str, Path], **overrides) -> dict:
         "device": "cpu",
         "loss_network": {"weights": "random"},
         "gatys": {"iterations": 8, "first_iterations": 10, "style_weight": 10000.0},
-        "variants": {"grey": {"style": str(inputs["style_grey"])}},
+        "variants": {
+            "grey": {"style": str(inputs["style_grey"])},
+            "independent": {"gatys": {"init": "content", "temporal_weight": 0.0}},
+        },
     }
     config.update(overrides)
     return config

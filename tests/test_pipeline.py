@@ -91,7 +91,32 @@ def test_changing_crf_reruns_only_the_encode(finished_run):
 
 
 def test_changing_style_weight_reruns_stylize_and_encode_only(finished_run):
-    assert _dry_run_jobs(finished_run, {"gatys": {"style_weight": 500.0}}) == {"stylize_gatys": 2, "assemble": 1}
+    jobs = _dry_run_jobs(finished_run, {"gatys": {"style_weight": 500.0}})
+    assert jobs == {"stylize_gatys": 2, "report": 1, "assemble": 1}
+
+
+def test_changing_flow_preset_recomputes_flow_and_everything_after_it(finished_run):
+    jobs = _dry_run_jobs(finished_run, {"flow": {"preset": "fast"}})
+    assert jobs == {"flow": 2, "stylize_gatys": 2, "report": 1, "assemble": 1}
+
+
+def test_metrics_report_warping_error_of_output_and_input(finished_run):
+    metrics = json.loads((finished_run / "results/out/metrics.json").read_text())
+    warp = metrics["warp_error"]
+    assert len(warp["output_per_frame"]) == len(warp["input_per_frame"]) == TINY_FRAMES - 1
+    assert warp["input_mean"] > 0 and warp["output_mean"] > 0
+    assert warp["ratio_output_to_input"] == pytest.approx(warp["output_mean"] / warp["input_mean"])
+    assert metrics["weights"]["source"].startswith("random")
+    assert len(metrics["stylize"]["style_loss_per_frame"]) == TINY_FRAMES
+
+
+def test_temporal_consistency_lowers_warping_error(finished_run):
+    result = run_snakemake(finished_run, "results/independent.mp4")
+    assert result.returncode == 0, result.stderr[-2000:]
+    temporal = json.loads((finished_run / "results/out/metrics.json").read_text())["warp_error"]
+    independent = json.loads((finished_run / "results/independent/metrics.json").read_text())["warp_error"]
+    assert temporal["input_mean"] == pytest.approx(independent["input_mean"])
+    assert temporal["ratio_output_to_input"] < independent["ratio_output_to_input"] / 2
 
 
 def test_variant_from_extra_configfile_renders_side_by_side(finished_run):

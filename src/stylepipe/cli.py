@@ -27,6 +27,19 @@ def _probe(args: argparse.Namespace) -> None:
     print(probe(args.video).to_json())
 
 
+def _warp_error(args: argparse.Namespace) -> None:
+    import json
+
+    from stylepipe.metrics import finite_mean, video_warping_errors
+
+    errors = video_warping_errors(args.video, width=args.width, method=args.method, preset=args.preset)
+    mean = finite_mean(errors)
+    if args.json:
+        print(json.dumps({"video": args.video, "mean": mean, "per_frame": errors}))
+    else:
+        print(f"{mean:.6f}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stylepipe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -40,6 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
     probe = commands.add_parser("probe", help="print a video's size, fps, frame count and audio codec as JSON")
     probe.add_argument("video")
     probe.set_defaults(run=_probe)
+    metrics = commands.add_parser("metrics", help="measure a video")
+    measures = metrics.add_subparsers(dest="measure", required=True)
+    warp = measures.add_parser(
+        "warp-error",
+        help="mean warping error (Lai et al. 2018) between consecutive frames, flow computed from the video itself",
+    )
+    warp.add_argument("video")
+    warp.add_argument("--json", action="store_true", help="print the per-frame values as JSON")
+    warp.add_argument("--width", type=int, default=None, help="measure at this width (default: the video's own)")
+    warp.add_argument("--method", choices=["dis", "farneback"], default="dis")
+    warp.add_argument("--preset", choices=["ultrafast", "fast", "medium"], default="medium")
+    warp.set_defaults(run=_warp_error)
     return parser
 
 

@@ -92,6 +92,13 @@ class Scene:
         flow[mask] = (-self.velocity[0], -self.velocity[1])
         return flow
 
+    def forward_flow(self, t: int) -> np.ndarray:
+        """True flow from frame t-1 to frame t, on frame t-1's pixel grid."""
+        flow = np.empty((self.height, self.width, 2), np.float32)
+        flow[..., 0], flow[..., 1] = -self.pan[0], -self.pan[1]
+        flow[self.disc_mask(t - 1)] = self.velocity
+        return flow
+
     def disoccluded(self, t: int) -> np.ndarray:
         """Pixels of frame t whose scene point was hidden (or off screen) in frame t-1."""
         flow = self.backward_flow(t)

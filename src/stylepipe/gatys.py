@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from stylepipe.flow import long_term_weights, warp_backward
 from stylepipe.lossnet import CONTENT_LAYERS, STYLE_LAYERS, VGGFeatures
-from stylepipe.losses import ContentLoss, StyleLoss, TVLoss
+from stylepipe.losses import ContentLoss, StyleLoss, TemporalLoss, TVLoss
 
 INIT_MODES = ("content", "noise", "prev_warped")
 OPTIMIZERS = ("lbfgs", "adam")
@@ -26,15 +27,33 @@ class GatysSettings:
     content_weight: float = 5.0
     style_weight: float = 100.0
     tv_weight: float = 1e-3
-    init: str = "content"
+    init: str = "prev_warped"
     preserve_colors: bool = False
     learning_rate: float = 2.0
     seed: int = 0
+    temporal_weight: float = 1e3
+    long_term: tuple[int, ...] = (1,)
+
+    @property
+    def uses_previous_frames(self) -> bool:
+        """Whether frame t depends on the stylised frames before it (so chunks must run in order)."""
+        return self.init == "prev_warped" or self.temporal_weight > 0
+
+    @property
+    def previous_offsets(self) -> tuple[int, ...]:
+        """How far back frame t looks: t-1 for the warm start, plus the long-term offsets of the temporal loss."""
+        offsets = set(self.long_term) if self.temporal_weight > 0 else set()
+        if self.init == "prev_warped":
+            offsets.add(1)
+        return tuple(sorted(offsets))
 
     @classmethod
     def from_config(cls, block: dict) -> "GatysSettings":
         fields = cls.__dataclass_fields__
-        return cls(**{key: value for key, value in block.items() if key in fields})
+        values = {key: value for key, value in block.items() if key in fields}
+        if "long_term" in values:
+            values["long_term"] = tuple(sorted(values["long_term"]))
+        return cls(**values)
 
 
 @dataclass
@@ -68,11 +87,44 @@ def keep_content_colours(stylised: torch.Tensor, content: torch.Tensor) -> torch
 
 
 def initial_image(mode: str, content: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Starting image for `content` or `noise` init (`prev_warped` is built by the caller from flow)."""
+    """Starting image for `content` or `noise` init, and for the first frame under `prev_warped`."""
     if mode == "noise":
         noise = torch.rand(content.shape, generator=generator).to(content.device)
         return 0.5 * content + 0.5 * noise
     return content.clone()
+
+
+def temporal_terms(
+    content: torch.Tensor,
+    previous: dict[int, np.ndarray],
+    flows: dict[int, np.ndarray],
+    reliable: dict[int, np.ndarray],
+    settings: GatysSettings,
+) -> tuple[torch.Tensor | None, Callable[[torch.Tensor], torch.Tensor] | None]:
+    """Ruder et al.'s warm start and temporal loss for one frame.
+
+    `previous[d]` is the stylised frame t-d (uint8), `flows[d]` the backward flow from t to t-d and
+    `reliable[d]` its consistency mask. Returns the start image (the warped frame t-1, with unreliable
+    pixels taken from the content frame) or None, and the temporal loss on 0..255 pixels, or None.
+    """
+    warped = {d: to_tensor(warp_backward(previous[d], flows[d]), content.device) for d in previous}
+    masks = {d: torch.from_numpy(reliable[d].astype(np.float32))[None, None].to(content.device) for d in previous}
+    start = None
+    if settings.init == "prev_warped" and 1 in warped:
+        start = masks[1] * warped[1] + (1 - masks[1]) * content
+    loss = None
+    offsets = [d for d in settings.long_term if d in warped]
+    if settings.temporal_weight > 0 and offsets:
+        weights = long_term_weights({d: reliable[d] for d in offsets})
+        terms = [
+            TemporalLoss(warped[d] * 255, torch.from_numpy(weights[d])[None, None].to(content.device))
+            for d in offsets
+        ]
+
+        def loss(pixels: torch.Tensor) -> torch.Tensor:
+            return settings.temporal_weight * sum(term(pixels) for term in terms)
+
+    return start, loss
 
 
 def optimise_frame(

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import torch
 
 from stylepipe import lossnet
@@ -27,7 +29,9 @@ from stylepipe.frames import (
     write_rgb,
     write_text_atomic,
 )
-from stylepipe.gatys import GatysSettings, initial_image, optimise_frame, to_tensor, to_uint8
+from stylepipe.flow import ChunkFlows, FlowEstimator, chunk_flows
+from stylepipe.gatys import GatysSettings, initial_image, optimise_frame, temporal_terms, to_tensor, to_uint8
+from stylepipe.metrics import finite_mean, sequence_warping_errors
 from stylepipe.style import StyleTargets, extract_style_frames, parse_style_sources
 from stylepipe.video import VideoMeta, decode_frames, encode_video, probe, scaled_size
 
@@ -67,15 +71,18 @@ def preflight(cfg: dict[str, Any], generated: Sequence[str] = ()) -> None:
     """Check a validated config's inputs before any job runs; files a rule will generate are skipped."""
     if cfg["mode"] == "feedforward":
         raise StylepipeError("config key 'mode': feedforward is not available yet; use mode: gatys")
-    if cfg["content"] not in generated:
-        probe(cfg["content"])
+    try:
+        if cfg["content"] not in generated:
+            probe(cfg["content"])
+    except StylepipeError as err:
+        raise StylepipeError(f"config key 'content': {err}") from None
     for source in parse_style_sources(cfg["style"]):
         if source.path in generated:
             continue
-        if source.is_image:
-            read_rgb(source.path)
-        else:
-            probe(source.path)
+        try:
+            read_rgb(source.path) if source.is_image else probe(source.path)
+        except StylepipeError as err:
+            raise StylepipeError(f"config key 'style': {err}") from None
     weights = cfg["loss_network"]["weights"]
     if weights not in lossnet.NAMED_SOURCES and not Path(weights).is_file():
         raise StylepipeError(
@@ -126,6 +133,35 @@ def lossnet_job(spec: str, out_path: str, log: Log = stderr_log) -> None:
     log(f"loss network weights ({spec}): {info.arch} from {info.source}")
 
 
+def flow_job(frames_dir: str, chunk: int, chunk_frames: int, out_path: str, method: str, preset: str, offsets: Sequence[int], threads: int = 1, log: Log = stderr_log) -> None:
+    """Backward/forward flow and reliability masks from every frame of a chunk to the frames `offsets` back."""
+    cv2.setNumThreads(max(1, threads))
+    estimator = FlowEstimator(method, preset)
+    targets = range(chunk * chunk_frames, chunk * chunk_frames + len(list_frames(Path(frames_dir) / chunk_name(chunk))))
+    wanted = {t - d for t in targets for d in offsets if t - d >= 0} | set(targets)
+    frames = {t: read_rgb(content_frame_path(frames_dir, t, chunk_frames)) for t in sorted(wanted)}
+    began = time.perf_counter()
+    arrays = chunk_flows(frames, targets, tuple(offsets), estimator)
+    with atomic_file(out_path) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    pairs = len(arrays) // 3
+    log(f"flow ({method}{'/' + preset if method == 'dis' else ''}): {pairs} pairs for frames {targets.start}-{targets.stop - 1}, "
+        f"{(time.perf_counter() - began) / max(1, pairs) * 1000:.1f} ms a pair (both directions and mask)")
+
+
+def content_frame_path(frames_dir: str | Path, number: int, chunk_frames: int) -> Path:
+    return Path(frames_dir) / chunk_name(number // chunk_frames) / frame_name(number)
+
+
+def find_frame(folders: Sequence[str | Path], number: int) -> Path:
+    """The frame `number` in whichever of `folders` holds it."""
+    for folder in folders:
+        candidate = Path(folder) / frame_name(number)
+        if candidate.is_file():
+            return candidate
+    raise StylepipeError(f"frame {number} is in none of {', '.join(map(str, folders))}")
+
+
 def stylize_gatys_chunk_job(
     frames_dir: str,
     chunk: int,
@@ -137,9 +173,16 @@ def stylize_gatys_chunk_job(
     gram_window: int,
     device: str,
     threads: int,
+    flow_path: str | None = None,
+    previous_dirs: Sequence[str] = (),
     log: Log = stderr_log,
 ) -> dict[str, Any]:
-    """Optimise every frame of one chunk; writes the frames and a stats.json with losses and timings."""
+    """Optimise every frame of one chunk; writes the frames and a stats.json with losses and timings.
+
+    With temporal consistency on, frame t starts from the stylised frame t-1 warped by the flow and is
+    pulled towards it (and towards t-2, t-4 with long-term offsets) where the flow is reliable. Frames from
+    earlier chunks are read from `previous_dirs`, which is why chunk k runs after chunk k-1.
+    """
     torch.set_num_threads(max(1, threads))
     device = resolve_device(device)
     gatys = GatysSettings.from_config(settings)
@@ -148,16 +191,32 @@ def stylize_gatys_chunk_job(
     index = json.loads(Path(index_path).read_text())
     targets = StyleTargets(net, style_dir, index, lossnet.STYLE_LAYERS[net.info.arch], gram_window, device)
     frames = list_frames(Path(frames_dir) / chunk_name(chunk))
+    flows = ChunkFlows.load(flow_path) if gatys.uses_previous_frames and flow_path else None
     generator = torch.Generator().manual_seed(gatys.seed + chunk)
     stats: dict[str, Any] = {"chunk": chunk, "weights": net.info.as_dict(), "device": device, "frames": []}
+    # Stylised frames as saved (uint8), so a resumed run warps exactly what an uninterrupted one would.
+    done: dict[int, np.ndarray] = {}
     with atomic_dir(out_dir) as scratch:
         for path in frames:
             number = int(path.stem)
             content = to_tensor(read_rgb(path), device)
-            start = initial_image(gatys.init, content, generator)
+            start, temporal_loss = None, None
+            if flows is not None:
+                offsets = [d for d in gatys.previous_offsets if number - d >= 0 and flows.has(d, number)]
+                previous = {d: done.get(number - d) for d in offsets}
+                for d in offsets:
+                    if previous[d] is None:
+                        previous[d] = read_rgb(find_frame(previous_dirs, number - d))
+                start, temporal_loss = temporal_terms(
+                    content, previous, {d: flows.backward(d, number) for d in offsets},
+                    {d: flows.reliable(d, number) for d in offsets}, gatys,
+                )
+            if start is None:
+                start = initial_image(gatys.init, content, generator)
             iterations = gatys.first_iterations if number == 0 else gatys.iterations
-            result = optimise_frame(net, content, targets.grams_for(number), start, gatys, iterations)
-            write_rgb(scratch / frame_name(number), to_uint8(result.image))
+            result = optimise_frame(net, content, targets.grams_for(number), start, gatys, iterations, temporal_loss)
+            done[number] = to_uint8(result.image)
+            write_rgb(scratch / frame_name(number), done[number])
             log(
                 f"frame {number:6d}  loss {result.total_loss:.4g} (content {result.content_loss:.4g}, "
                 f"style {result.style_loss:.4g})  {result.iterations} it  {result.seconds:.2f} s"
@@ -168,6 +227,50 @@ def stylize_gatys_chunk_job(
             )
         (scratch / "stats.json").write_text(json.dumps(stats, indent=1))
     return stats
+
+
+def report_job(
+    frames_dir: str,
+    stylized_dirs: Sequence[str],
+    flow_paths: Sequence[str],
+    out_path: str,
+    log: Log = stderr_log,
+) -> dict[str, Any]:
+    """metrics.json: E_warp of the output and of the content (same flows and masks), losses, timings, weights."""
+    content_paths = sorted(Path(frames_dir).glob("chunk_*/[0-9]*.png"))
+    content = [read_rgb(path) for path in content_paths]
+    output = [read_rgb(find_frame(stylized_dirs, int(path.stem))) for path in content_paths]
+    flows = ChunkFlows({key: value for path in flow_paths for key, value in ChunkFlows.load(path).arrays.items()})
+
+    def flow_for(t: int) -> tuple[np.ndarray, np.ndarray]:
+        return flows.backward(1, t), flows.reliable(1, t)
+
+    out_errors = sequence_warping_errors(output, flow_for)
+    in_errors = sequence_warping_errors(content, flow_for)
+    stats = [json.loads((Path(folder) / "stats.json").read_text()) for folder in stylized_dirs]
+    per_frame = [frame for chunk in stats for frame in chunk["frames"]]
+    out_mean, in_mean = finite_mean(out_errors), finite_mean(in_errors)
+    report = {
+        "frames": len(content),
+        "warp_error": {
+            "output_mean": out_mean,
+            "input_mean": in_mean,
+            "ratio_output_to_input": out_mean / in_mean if in_mean > 0 else None,
+            "output_per_frame": out_errors,
+            "input_per_frame": in_errors,
+            "definition": "Lai et al. 2018: sum(M |F_t - warp(F_t-1)|^2) / sum(M), RGB in [0,1], M = Ruder consistency mask of the content flow",
+        },
+        "weights": stats[0]["weights"] if stats else None,
+        "device": stats[0]["device"] if stats else None,
+        "stylize": {
+            "seconds_per_frame": finite_mean([f["seconds"] for f in per_frame]),
+            "content_loss_per_frame": [f["content_loss"] for f in per_frame],
+            "style_loss_per_frame": [f["style_loss"] for f in per_frame],
+        },
+    }
+    write_text_atomic(out_path, json.dumps(report, indent=1))
+    log(f"E_warp output {out_mean:.5f}, input {in_mean:.5f}, ratio {report['warp_error']['ratio_output_to_input']}")
+    return report
 
 
 def assemble_job(

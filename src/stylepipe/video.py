@@ -88,7 +88,7 @@ def probe(path: str | Path) -> VideoMeta:
     """
     path = Path(path)
     if not path.is_file():
-        raise StylepipeError(f"{path}: file not found; set 'content' in config.yaml to an existing video")
+        raise StylepipeError(f"{path}: file not found")
     # Count by decoding with passthrough timing, exactly as decode_frames will, so the chunk list that the
     # workflow derives from this count always matches the frames extracted later.
     result = _run_ffmpeg(["-i", str(path), "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "null", "-"])

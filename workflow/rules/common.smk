@@ -6,6 +6,7 @@ from snakemake.utils import min_version
 from stylepipe import config as stylepipe_config
 from stylepipe.errors import StylepipeError
 from stylepipe.frames import chunk_count
+from stylepipe.gatys import GatysSettings
 from stylepipe.jobs import preflight
 from stylepipe.lossnet import NAMED_SOURCES
 from stylepipe.style import parse_style_sources
@@ -72,6 +73,36 @@ def chunk_ids(wildcards):
 
 def stylized_chunks(wildcards):
     return expand("results/{name}/stylized/chunk_{chunk}", name=wildcards.name, chunk=chunk_ids(wildcards))
+
+
+def flow_chunks(wildcards):
+    return expand("results/{name}/flow/chunk_{chunk}.npz", name=wildcards.name, chunk=chunk_ids(wildcards))
+
+
+def gatys_settings(wildcards):
+    return GatysSettings.from_config(cfg(wildcards)["gatys"])
+
+
+def flow_offsets(wildcards):
+    """Offsets the flow stage covers: 1 always (the report's warping error), plus what Gatys looks back to."""
+    return sorted({1, *gatys_settings(wildcards).previous_offsets})
+
+
+def temporal_flow(wildcards):
+    """The chunk's flow file, when frames depend on earlier frames."""
+    if not gatys_settings(wildcards).uses_previous_frames:
+        return []
+    return f"results/{wildcards.name}/flow/chunk_{wildcards.chunk}.npz"
+
+
+def previous_stylized(wildcards):
+    """Stylised chunks holding the frames that the first frames of this chunk look back to."""
+    settings = gatys_settings(wildcards)
+    if not settings.uses_previous_frames:
+        return []
+    chunk, size = int(wildcards.chunk), cfg(wildcards)["chunk_frames"]
+    first = max(0, (chunk * size - max(settings.previous_offsets)) // size)
+    return [f"results/{wildcards.name}/stylized/chunk_{k:04d}" for k in range(first, chunk)]
 
 
 def uses_gpu(wildcards):

@@ -1,10 +1,12 @@
 rule stylize_gatys:
-    """Per-frame Gatys optimisation of one chunk of frames."""
+    """Gatys optimisation of one chunk; with temporal consistency on, it needs the chunks before it."""
     input:
         frames="results/{name}/frames/content",
         style="results/{name}/frames/style",
         index="results/{name}/style_index.json",
         weights=loss_network_weights,
+        flow=temporal_flow,
+        previous=previous_stylized,
     output:
         frames=directory("results/{name}/stylized/chunk_{chunk}"),
     params:

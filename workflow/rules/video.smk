@@ -1,7 +1,11 @@
 rule assemble:
-    """Join the stylised chunks into H.264 yuv420p at the source fps, with the source's audio."""
+    """Join the stylised chunks into H.264 yuv420p at the source fps, with the source's audio.
+
+    The metrics are an input so that asking for the video also measures it.
+    """
     input:
         chunks=stylized_chunks,
+        metrics="results/{name}/metrics.json",
         meta="results/{name}/meta.json",
         video=content_video,
     output:

@@ -12,4 +12,6 @@ with job_log(snakemake.log[0]):
         gram_window=snakemake.params.gram_window,
         device=snakemake.params.device,
         threads=snakemake.threads,
+        flow_path=snakemake.input.flow or None,
+        previous_dirs=list(snakemake.input.previous),
     )

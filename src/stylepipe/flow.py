@@ -1,0 +1,149 @@
+"""Optical flow, backward warping and Ruder et al.'s forward-backward consistency check.
+
+Convention: `flow_bwd` for frame t points from frame t to frame t-d: pixel x of frame t shows the scene point
+that frame t-d shows at x + flow_bwd[x]. `warp_backward(frame_prev, flow_bwd)` therefore brings frame t-d
+onto frame t's pixel grid.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from stylepipe.errors import StylepipeError
+
+FLOW_METHODS = ("dis", "farneback")
+DIS_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+
+# Ruder et al. 2016, section 3.1: thresholds of the disocclusion and motion-boundary tests.
+DISOCCLUSION_RATIO = 0.01
+DISOCCLUSION_OFFSET = 0.5
+BOUNDARY_RATIO = 0.01
+BOUNDARY_OFFSET = 0.002
+
+
+def _grey(frame: np.ndarray) -> np.ndarray:
+    return frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+
+
+class FlowEstimator:
+    """Dense optical flow between two RGB uint8 frames (OpenCV DIS or Farneback; no weights needed)."""
+
+    def __init__(self, method: str = "dis", preset: str = "medium") -> None:
+        if method not in FLOW_METHODS:
+            raise StylepipeError(f"config key 'flow.method': unknown method '{method}'; use one of {', '.join(FLOW_METHODS)}")
+        if method == "dis" and preset not in DIS_PRESETS:
+            raise StylepipeError(f"config key 'flow.preset': unknown DIS preset '{preset}'; use one of {', '.join(DIS_PRESETS)}")
+        self.method = method
+        self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset]) if method == "dis" else None
+
+    def __call__(self, frame: np.ndarray, other: np.ndarray) -> np.ndarray:
+        """Flow from `frame` to `other` (HxWx2 float32): frame[x] ≈ other[x + flow[x]]."""
+        a, b = _grey(frame), _grey(other)
+        if self._dis is not None:
+            return self._dis.calc(a, b, None)
+        return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 15, 3, 5, 1.2, 0)
+
+
+def sample_grid(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    height, width = flow.shape[:2]
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return grid_x + flow[..., 0], grid_y + flow[..., 1]
+
+
+def warp_backward(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Sample `image` at x + flow[x] (bilinear, edge pixels repeated); same dtype and channels as `image`."""
+    map_x, map_y = sample_grid(flow.astype(np.float32))
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def consistency_mask(flow_bwd: np.ndarray, flow_fwd: np.ndarray) -> np.ndarray:
+    """Ruder et al.'s reliability of `flow_bwd` (frame t to t-d) given `flow_fwd` (frame t-d to t).
+
+    A pixel of frame t is unreliable (False) when it is disoccluded,
+    |w_b + w_f(x + w_b)|^2 > 0.01 (|w_b|^2 + |w_f(x + w_b)|^2) + 0.5,
+    when it lies on a motion boundary, |grad w_b|^2 > 0.01 |w_b|^2 + 0.002,
+    or when x + w_b falls outside frame t-d.
+    """
+    fwd_at_target = warp_backward(flow_fwd.astype(np.float32), flow_bwd)
+    round_trip = np.sum((flow_bwd + fwd_at_target) ** 2, axis=-1)
+    magnitudes = np.sum(flow_bwd**2, axis=-1) + np.sum(fwd_at_target**2, axis=-1)
+    disoccluded = round_trip > DISOCCLUSION_RATIO * magnitudes + DISOCCLUSION_OFFSET
+    grad_sq = np.zeros(flow_bwd.shape[:2], np.float32)
+    for channel in range(2):
+        gy, gx = np.gradient(flow_bwd[..., channel])
+        grad_sq += gx**2 + gy**2
+    boundary = grad_sq > BOUNDARY_RATIO * np.sum(flow_bwd**2, axis=-1) + BOUNDARY_OFFSET
+    map_x, map_y = sample_grid(flow_bwd)
+    height, width = flow_bwd.shape[:2]
+    outside = (map_x < 0) | (map_x > width - 1) | (map_y < 0) | (map_y > height - 1)
+    return ~(disoccluded | boundary | outside)
+
+
+def long_term_weights(masks: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """Ruder's long-term weights: frame t-d counts only where no nearer frame in `masks` is reliable.
+
+    c_long(d) = max(c(d) - sum of c(k) for k < d, 0), with c in {0, 1}.
+    """
+    weights: dict[int, np.ndarray] = {}
+    covered = None
+    for offset in sorted(masks):
+        reliable = masks[offset].astype(np.float32)
+        weights[offset] = reliable if covered is None else np.maximum(reliable - covered, 0.0)
+        covered = reliable if covered is None else covered + reliable
+    return weights
+
+
+def warping_error(frame: np.ndarray, previous: np.ndarray, flow_bwd: np.ndarray, mask: np.ndarray) -> float:
+    """Lai et al. 2018: sum(M * |F_t - warp(F_{t-1})|^2) / sum(M), RGB in [0, 1], squared norm over channels."""
+    current = frame.astype(np.float32) / 255.0
+    warped = warp_backward(previous.astype(np.float32) / 255.0, flow_bwd)
+    weight = mask.astype(np.float32)
+    total = float(weight.sum())
+    if total == 0:
+        return float("nan")
+    return float((weight * np.sum((current - warped) ** 2, axis=-1)).sum() / total)
+
+
+class ChunkFlows:
+    """The flows and reliability masks of one chunk of frames, stored as one compressed .npz.
+
+    Keys are `bwd_<d>_<t>` and `fwd_<d>_<t>` (float16, pixels) and `reliable_<d>_<t>` (bool) for frame t and
+    offset d: bwd maps frame t to t-d, fwd maps frame t-d to t, reliable is consistency_mask(bwd, fwd).
+    """
+
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        self.arrays = arrays
+
+    @classmethod
+    def load(cls, path: str) -> "ChunkFlows":
+        with np.load(path) as data:
+            return cls({key: data[key] for key in data.files})
+
+    def has(self, offset: int, frame: int) -> bool:
+        return f"bwd_{offset}_{frame}" in self.arrays
+
+    def backward(self, offset: int, frame: int) -> np.ndarray:
+        return self.arrays[f"bwd_{offset}_{frame}"].astype(np.float32)
+
+    def reliable(self, offset: int, frame: int) -> np.ndarray:
+        return self.arrays[f"reliable_{offset}_{frame}"].astype(bool)
+
+
+def chunk_flows(frames: dict[int, np.ndarray], targets: range, offsets: tuple[int, ...], estimator: FlowEstimator) -> dict[str, np.ndarray]:
+    """Flows and masks for every frame t in `targets` and offset d with frame t-d in `frames`."""
+    arrays: dict[str, np.ndarray] = {}
+    for t in targets:
+        for d in offsets:
+            if t - d not in frames:
+                continue
+            bwd = estimator(frames[t], frames[t - d])
+            fwd = estimator(frames[t - d], frames[t])
+            arrays[f"bwd_{d}_{t}"] = bwd.astype(np.float16)
+            arrays[f"fwd_{d}_{t}"] = fwd.astype(np.float16)
+            arrays[f"reliable_{d}_{t}"] = consistency_mask(bwd, fwd)
+    return arrays

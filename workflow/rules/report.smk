@@ -1,0 +1,14 @@
+rule report:
+    """metrics.json: warping error of the output and of the input, losses, timings and the weights used."""
+    input:
+        frames="results/{name}/frames/content",
+        stylized=stylized_chunks,
+        flows=flow_chunks,
+    output:
+        metrics="results/{name}/metrics.json",
+    log:
+        "results/{name}/logs/report.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/report.py"

@@ -1,0 +1,13 @@
+from stylepipe.jobs import flow_job, job_log
+
+with job_log(snakemake.log[0]):
+    flow_job(
+        snakemake.input.frames,
+        int(snakemake.wildcards.chunk),
+        snakemake.params.chunk_frames,
+        snakemake.output.flows,
+        method=snakemake.params.method,
+        preset=snakemake.params.preset,
+        offsets=snakemake.params.offsets,
+        threads=snakemake.threads,
+    )

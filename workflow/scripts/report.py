@@ -1,0 +1,4 @@
+from stylepipe.jobs import job_log, report_job
+
+with job_log(snakemake.log[0]):
+    report_job(snakemake.input.frames, snakemake.input.stylized, snakemake.input.flows, snakemake.output.metrics)
