@@ -25,6 +25,7 @@ test: install
 
 bench: install
 	$(BIN)/python bench/gatys_speed.py
+	$(BIN)/python bench/flow_speed.py
 
 lint: install
 	$(BIN)/snakemake --lint
