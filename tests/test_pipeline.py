@@ -200,7 +200,8 @@ def test_feedforward_is_not_available_yet(tiny_inputs, tmp_path):
 
 def test_sigint_then_rerun_keeps_finished_chunks(tiny_inputs, tmp_path):
     config = tiny_config(tiny_inputs, chunk_frames=2)
-    config["gatys"] = {"iterations": 25, "first_iterations": 25}
+    # Long-term offsets reach two chunks back (frame 4 uses frame 0), across the interruption.
+    config["gatys"] = {"iterations": 25, "first_iterations": 25, "long_term": [1, 2, 4]}
     workdir = make_workdir(tmp_path, config)
     stylized = workdir / "results/out/stylized"
     cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", "results/out.mp4"]
@@ -220,3 +221,5 @@ def test_sigint_then_rerun_keeps_finished_chunks(tiny_inputs, tmp_path):
     for name, mtime in finished.items():
         assert (stylized / name).stat().st_mtime_ns == mtime, f"{name} was stylised again"
     assert job_counts(result.stdout + result.stderr).get("stylize_gatys") == 4 - len(finished)
+    flows = np.load(workdir / "results/out/flow/chunk_0002.npz")
+    assert {"bwd_1_4", "bwd_2_4", "bwd_4_4", "reliable_4_5"} <= set(flows.files)
