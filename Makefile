@@ -26,6 +26,7 @@ test: install
 bench: install
 	$(BIN)/python bench/gatys_speed.py
 	$(BIN)/python bench/flow_speed.py
+	$(BIN)/python bench/feedforward_speed.py
 
 lint: install
 	$(BIN)/snakemake --lint

@@ -22,7 +22,7 @@ def test_defaults_fill_every_missing_key():
 def test_shipped_config_is_valid_and_documents_every_key():
     shipped = yaml.safe_load((REPO / "config.yaml").read_text())
     variants = resolve_variants(shipped, SCHEMA)
-    assert {"out", "painting", "strong"} <= set(variants)
+    assert {"out", "independent", "stylevideo", "strong", "fast"} <= set(variants)
     text = (REPO / "config.yaml").read_text()
     for key, sub in SCHEMA["properties"].items():
         assert f"{key}:" in text

@@ -122,3 +122,13 @@ def test_cli_warp_error_prints_mean_and_per_frame_json(tmp_path):
     assert 0 < mean < 0.01
     missing = subprocess.run([*cli[:-1], str(tmp_path / "none.mp4")], capture_output=True, text=True)
     assert missing.returncode == 2 and missing.stderr.strip().count("\n") == 0 and "none.mp4" in missing.stderr
+
+
+def test_flow_of_a_pair_does_not_depend_on_earlier_pairs():
+    scene = SCENES[0]
+    frames = [scene.render(t) for t in range(5)]
+    fresh = FlowEstimator("dis")(frames[4], frames[3])
+    used = FlowEstimator("dis")
+    used(frames[2], frames[1])
+    used(frames[3], frames[0])
+    assert np.array_equal(used(frames[4], frames[3]), fresh)

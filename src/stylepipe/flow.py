@@ -39,13 +39,15 @@ class FlowEstimator:
         if method == "dis" and preset not in DIS_PRESETS:
             raise StylepipeError(f"config key 'flow.preset': unknown DIS preset '{preset}'; use one of {', '.join(DIS_PRESETS)}")
         self.method = method
-        self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset]) if method == "dis" else None
+        self.preset = preset
 
     def __call__(self, frame: np.ndarray, other: np.ndarray) -> np.ndarray:
         """Flow from `frame` to `other` (HxWx2 float32): frame[x] ≈ other[x + flow[x]]."""
         a, b = _grey(frame), _grey(other)
-        if self._dis is not None:
-            return self._dis.calc(a, b, None)
+        if self.method == "dis":
+            # A fresh DIS object per pair (about 6 µs): a reused one keeps state between calls, which made
+            # a pair's flow depend on the pairs computed before it.
+            return cv2.DISOpticalFlow_create(DIS_PRESETS[self.preset]).calc(a, b, None)
         return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 15, 3, 5, 1.2, 0)
 
 
@@ -147,3 +149,20 @@ def chunk_flows(frames: dict[int, np.ndarray], targets: range, offsets: tuple[in
             arrays[f"fwd_{d}_{t}"] = fwd.astype(np.float16)
             arrays[f"reliable_{d}_{t}"] = consistency_mask(bwd, fwd)
     return arrays
+
+
+def warp_backward_torch(image: "torch.Tensor", flow: "torch.Tensor") -> "torch.Tensor":
+    """Differentiable `warp_backward` for (B, C, H, W) images and (B, H, W, 2) pixel flows (training losses)."""
+    import torch
+    import torch.nn.functional as F
+
+    _, _, height, width = image.shape
+    ys, xs = torch.meshgrid(
+        torch.arange(height, device=image.device, dtype=image.dtype),
+        torch.arange(width, device=image.device, dtype=image.dtype),
+        indexing="ij",
+    )
+    x = (xs + flow[..., 0]) / max(width - 1, 1) * 2 - 1
+    y = (ys + flow[..., 1]) / max(height - 1, 1) * 2 - 1
+    grid = torch.stack([x, y], dim=-1)
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict
 import sys
 import tempfile
 import time
@@ -15,6 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+from PIL import Image
 
 from stylepipe import lossnet
 from stylepipe.errors import StylepipeError
@@ -29,10 +31,14 @@ from stylepipe.frames import (
     write_rgb,
     write_text_atomic,
 )
+from stylepipe.checkpoint import load_model, read_checkpoint
+from stylepipe.feedforward import prepare, stylize_batches
 from stylepipe.flow import ChunkFlows, FlowEstimator, chunk_flows
 from stylepipe.gatys import GatysSettings, initial_image, optimise_frame, temporal_terms, to_tensor, to_uint8
 from stylepipe.metrics import finite_mean, sequence_warping_errors
 from stylepipe.style import StyleTargets, extract_style_frames, parse_style_sources
+from stylepipe.temporal import blend_with_previous
+from stylepipe.train import TrainSettings, load_training_clips, train
 from stylepipe.video import VideoMeta, decode_frames, encode_video, probe, scaled_size
 
 Log = Callable[[str], None]
@@ -70,7 +76,18 @@ def resolve_device(device: str) -> str:
 def preflight(cfg: dict[str, Any], generated: Sequence[str] = ()) -> None:
     """Check a validated config's inputs before any job runs; files a rule will generate are skipped."""
     if cfg["mode"] == "feedforward":
-        raise StylepipeError("config key 'mode': feedforward is not available yet; use mode: gatys")
+        sources = parse_style_sources(cfg["style"])
+        if len(sources) != 1 or not sources[0].is_image:
+            raise StylepipeError(
+                "config key 'style': feedforward mode trains a network for one style image; "
+                "for a style video or a blend of styles use mode: gatys"
+            )
+        model = cfg["feedforward"]["model"]
+        if model:
+            read_checkpoint(model)
+        for video in cfg["feedforward"]["train"]["videos"]:
+            if video not in generated and not Path(video).exists():
+                raise StylepipeError(f"config key 'feedforward.train.videos': {video}: file or folder not found")
     try:
         if cfg["content"] not in generated:
             probe(cfg["content"])
@@ -229,11 +246,89 @@ def stylize_gatys_chunk_job(
     return stats
 
 
+def train_job(
+    style_path: str,
+    videos: Sequence[str],
+    weights_path: str,
+    out_path: str,
+    settings: dict[str, Any],
+    arch: str,
+    model_id: str,
+    device: str,
+    threads: int,
+    log: Log = stderr_log,
+) -> dict[str, Any]:
+    """Train the feed-forward network on `videos` for the style image; resumes from a partial checkpoint."""
+    torch.set_num_threads(max(1, threads))
+    device = resolve_device(device)
+    train_settings = TrainSettings.from_config(settings, arch)
+    net = lossnet.load_loss_network(weights_path, device=device)
+    log(f"loss network: {net.info.arch} from {net.info.source}; device {device}")
+    style = Image.fromarray(read_rgb(style_path))
+    scale = train_settings.image_size / min(style.size)
+    style = style.resize((round(style.width * scale), round(style.height * scale)), Image.Resampling.LANCZOS)
+    clips = load_training_clips(videos, train_settings.image_size, train_settings.max_frames_per_video)
+    log(f"training {arch} on {sum(len(c) for c in clips)} frames from {len(clips)} source(s) at {train_settings.image_size} px")
+    header = {"arch": arch, "style": style_path, "run": model_id, "weights": net.info.as_dict(), "train": asdict(train_settings)}
+    partial = Path(out_path).with_name(Path(out_path).stem + ".partial.safetensors")
+    final = train(net, np.array(style), clips, train_settings, out_path, partial, header, log=log)
+    log(f"saved {out_path}: loss {final['first_loss']:.4g} at step 1, {final['last_loss']:.4g} at step {final['steps']}")
+    return final
+
+
+def stylize_feedforward_chunk_job(
+    frames_dir: str, chunk: int, model_path: str, out_dir: str, batch_size: int | str, precision: str, device: str, threads: int,
+    log: Log = stderr_log,
+) -> dict[str, Any]:
+    """One forward pass per frame, `batch_size` frames at a time."""
+    torch.set_num_threads(max(1, threads))
+    device = resolve_device(device)
+    model, header = load_model(model_path, device)
+    model = prepare(model, device)
+    frames = list_frames(Path(frames_dir) / chunk_name(chunk))
+    images = [read_rgb(path) for path in frames]
+    log(f"model {model_path}: {header.get('arch', model.arch)}, style {header.get('style', '?')}; device {device}, "
+        f"precision {precision}, batch {batch_size}")
+    stats: dict[str, Any] = {"chunk": chunk, "weights": header.get("weights"), "model": model_path, "device": device, "frames": []}
+    began = time.perf_counter()
+    with atomic_dir(out_dir) as scratch:
+        for path, output in zip(frames, stylize_batches(model, images, device, batch_size, precision)):
+            write_rgb(scratch / path.name, output)
+        seconds = (time.perf_counter() - began) / max(1, len(frames))
+        stats["frames"] = [{"frame": int(p.stem), "seconds": seconds} for p in frames]
+        (scratch / "stats.json").write_text(json.dumps(stats, indent=1))
+    log(f"{len(frames)} frames, {seconds * 1000:.1f} ms a frame")
+    return stats
+
+
+def stabilize_chunk_job(
+    raw_dir: str, chunk: int, flow_path: str, previous_dirs: Sequence[str], out_dir: str, strength: float, log: Log = stderr_log
+) -> None:
+    """Blend each stylised frame with the stabilised frame before it, warped by the flow, where it is reliable."""
+    flows = ChunkFlows.load(flow_path)
+    done: dict[int, np.ndarray] = {}
+    with atomic_dir(out_dir) as scratch:
+        for path in list_frames(raw_dir):
+            number = int(path.stem)
+            fresh = read_rgb(path)
+            if number == 0 or not flows.has(1, number):
+                done[number] = fresh
+            else:
+                previous = done[number - 1] if number - 1 in done else read_rgb(find_frame(previous_dirs, number - 1))
+                done[number] = blend_with_previous(fresh, previous, flows.backward(1, number), flows.reliable(1, number), strength)
+            write_rgb(scratch / path.name, done[number])
+        stats = json.loads((Path(raw_dir) / "stats.json").read_text())
+        stats["stabilised"] = {"method": "blend", "strength": strength}
+        (scratch / "stats.json").write_text(json.dumps(stats, indent=1))
+    log(f"stabilised {len(done)} frames (blend, strength {strength})")
+
+
 def report_job(
     frames_dir: str,
     stylized_dirs: Sequence[str],
     flow_paths: Sequence[str],
     out_path: str,
+    unstabilised_dirs: Sequence[str] = (),
     log: Log = stderr_log,
 ) -> dict[str, Any]:
     """metrics.json: E_warp of the output and of the content (same flows and masks), losses, timings, weights."""
@@ -250,6 +345,10 @@ def report_job(
     stats = [json.loads((Path(folder) / "stats.json").read_text()) for folder in stylized_dirs]
     per_frame = [frame for chunk in stats for frame in chunk["frames"]]
     out_mean, in_mean = finite_mean(out_errors), finite_mean(in_errors)
+    raw_errors = None
+    if unstabilised_dirs:
+        raw = [read_rgb(find_frame(unstabilised_dirs, int(path.stem))) for path in content_paths]
+        raw_errors = sequence_warping_errors(raw, flow_for)
     report = {
         "frames": len(content),
         "warp_error": {
@@ -258,14 +357,16 @@ def report_job(
             "ratio_output_to_input": out_mean / in_mean if in_mean > 0 else None,
             "output_per_frame": out_errors,
             "input_per_frame": in_errors,
+            "unstabilised_output_mean": finite_mean(raw_errors) if raw_errors is not None else None,
+            "unstabilised_output_per_frame": raw_errors,
             "definition": "Lai et al. 2018: sum(M |F_t - warp(F_t-1)|^2) / sum(M), RGB in [0,1], M = Ruder consistency mask of the content flow",
         },
         "weights": stats[0]["weights"] if stats else None,
         "device": stats[0]["device"] if stats else None,
         "stylize": {
             "seconds_per_frame": finite_mean([f["seconds"] for f in per_frame]),
-            "content_loss_per_frame": [f["content_loss"] for f in per_frame],
-            "style_loss_per_frame": [f["style_loss"] for f in per_frame],
+            "content_loss_per_frame": [f.get("content_loss") for f in per_frame],
+            "style_loss_per_frame": [f.get("style_loss") for f in per_frame],
         },
     }
     write_text_atomic(out_path, json.dumps(report, indent=1))

@@ -37,7 +37,9 @@ class StyleLoss(nn.Module):
         self.register_buffer("target", target_gram.detach())
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(gram_matrix(features), self.target)
+        gram = gram_matrix(features)
+        # One style target serves every image of a batch.
+        return F.mse_loss(gram, self.target.expand_as(gram))
 
 
 class TVLoss(nn.Module):
@@ -47,6 +49,11 @@ class TVLoss(nn.Module):
         dx = image[..., :, 1:] - image[..., :, :-1]
         dy = image[..., 1:, :] - image[..., :-1, :]
         return dx.pow(2).mean() + dy.pow(2).mean()
+
+
+def masked_mse(image: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Mean over pixels and channels of weights * (image - target)^2; weights broadcast over channels."""
+    return (weights * (image - target).pow(2)).mean()
 
 
 class TemporalLoss(nn.Module):
@@ -62,4 +69,4 @@ class TemporalLoss(nn.Module):
         self.register_buffer("weights", weights.detach())
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return (self.weights * (image - self.target).pow(2)).mean()
+        return masked_mse(image, self.target, self.weights)

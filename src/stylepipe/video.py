@@ -10,6 +10,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import imageio_ffmpeg
+import numpy as np
 
 from stylepipe.errors import StylepipeError
 
@@ -176,3 +177,16 @@ def encode_video(
     result = _run_ffmpeg(args)
     if result.returncode != 0:
         raise StylepipeError(f"{out_path}: ffmpeg failed to encode ({_last_line(result.stderr)})")
+
+
+def read_frames(path: str | Path, size: tuple[int, int], max_frames: int | None = None) -> np.ndarray:
+    """Decode up to `max_frames` frames of a video, scaled to `size`, into an (N, H, W, 3) uint8 array."""
+    width, height = size
+    args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path), "-map", "0:v:0",
+            "-fps_mode", "passthrough", "-vf", f"scale={width}:{height}:flags=area"]
+    if max_frames:
+        args += ["-frames:v", str(max_frames)]
+    result = subprocess.run([*args, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=False)
+    if result.returncode != 0:
+        raise StylepipeError(f"{path}: ffmpeg failed to decode frames ({_last_line(result.stderr.decode(errors='replace'))})")
+    return np.frombuffer(result.stdout, np.uint8).reshape(-1, height, width, 3)

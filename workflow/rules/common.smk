@@ -1,3 +1,4 @@
+import hashlib
 import sys
 from pathlib import Path
 
@@ -7,6 +8,7 @@ from stylepipe import config as stylepipe_config
 from stylepipe.errors import StylepipeError
 from stylepipe.frames import chunk_count
 from stylepipe.gatys import GatysSettings
+from stylepipe.train import TrainSettings, model_name
 from stylepipe.jobs import preflight
 from stylepipe.lossnet import NAMED_SOURCES
 from stylepipe.style import parse_style_sources
@@ -59,9 +61,13 @@ def style_files(wildcards):
     return [source.path for source in parse_style_sources(cfg(wildcards)["style"])]
 
 
-def loss_network_weights(wildcards):
-    spec = cfg(wildcards)["loss_network"]["weights"]
+def weights_file(variant):
+    spec = variant["loss_network"]["weights"]
     return f"resources/lossnet/{spec}.safetensors" if spec in NAMED_SOURCES else spec
+
+
+def loss_network_weights(wildcards):
+    return weights_file(cfg(wildcards))
 
 
 def chunk_ids(wildcards):
@@ -71,8 +77,80 @@ def chunk_ids(wildcards):
     return [f"{k:04d}" for k in range(chunk_count(frames, cfg(wildcards)["chunk_frames"]))]
 
 
+def temporal_method(variant):
+    """`auto` means blend for feed-forward output; Gatys mode has its own temporal loss."""
+    method = variant["temporal"]["method"]
+    if method == "auto":
+        return "blend" if variant["mode"] == "feedforward" else "none"
+    return method
+
+
+def per_frame_folder(wildcards):
+    return "feedforward" if cfg(wildcards)["mode"] == "feedforward" else "stylized"
+
+
+def per_frame_chunks(wildcards):
+    """Stylised chunks as the style mode made them, before any stabilisation."""
+    folder = per_frame_folder(wildcards)
+    return expand("results/{name}/{folder}/chunk_{chunk}", name=wildcards.name, folder=folder, chunk=chunk_ids(wildcards))
+
+
 def stylized_chunks(wildcards):
-    return expand("results/{name}/stylized/chunk_{chunk}", name=wildcards.name, chunk=chunk_ids(wildcards))
+    """The chunks that go into the video: stabilised ones when temporal.method is blend."""
+    if temporal_method(cfg(wildcards)) == "blend":
+        return expand("results/{name}/stable/chunk_{chunk}", name=wildcards.name, chunk=chunk_ids(wildcards))
+    return per_frame_chunks(wildcards)
+
+
+def unstabilised_chunks(wildcards):
+    """For the report's before/after figure; nothing when there is no stabilisation."""
+    return per_frame_chunks(wildcards) if temporal_method(cfg(wildcards)) == "blend" else []
+
+
+def raw_chunk(wildcards):
+    return f"results/{wildcards.name}/{per_frame_folder(wildcards)}/chunk_{wildcards.chunk}"
+
+
+def previous_stable(wildcards):
+    chunk = int(wildcards.chunk)
+    return [f"results/{wildcards.name}/stable/chunk_{chunk - 1:04d}"] if chunk > 0 else []
+
+
+def training_videos(variant):
+    videos = variant["feedforward"]["train"]["videos"]
+    return videos or list(dict.fromkeys([variant["content"], DEMO_FILES["content"]]))
+
+
+def model_id(variant):
+    """Names the model a feed-forward variant trains; generated demo files are named by path, as their
+    bytes do not exist yet when the workflow is parsed."""
+    style = parse_style_sources(variant["style"])[0].path
+    settings = TrainSettings.from_config(variant["feedforward"]["train"], variant["feedforward"]["arch"])
+    key = {"style": style, "videos": training_videos(variant), "weights": variant["loss_network"]["weights"]}
+    if style not in DEMO_FILES.values():
+        key["style_bytes"] = hashlib.sha256(Path(style).read_bytes()).hexdigest()
+    return model_name(style, settings, key)
+
+
+# Models to train, by id, with the variant that asks for each.
+MODELS_TO_TRAIN = {
+    model_id(variant): variant
+    for variant in VARIANTS.values()
+    if variant["mode"] == "feedforward" and not variant["feedforward"]["model"]
+}
+
+
+def model_file(wildcards):
+    variant = cfg(wildcards)
+    return variant["feedforward"]["model"] or f"resources/models/{model_id(variant)}.safetensors"
+
+
+def training_variant(wildcards):
+    return MODELS_TO_TRAIN[wildcards.model_id]
+
+
+def training_weights(wildcards):
+    return weights_file(training_variant(wildcards))
 
 
 def flow_chunks(wildcards):

@@ -4,6 +4,7 @@ rule report:
         frames="results/{name}/frames/content",
         stylized=stylized_chunks,
         flows=flow_chunks,
+        unstabilised=unstabilised_chunks,
     output:
         metrics="results/{name}/metrics.json",
     log:

@@ -25,3 +25,46 @@ rule stylize_gatys:
         CONDA_ENV
     script:
         "../scripts/stylize_gatys.py"
+
+
+rule stylize_feedforward:
+    """One forward pass of the trained network per frame, in batches."""
+    input:
+        frames="results/{name}/frames/content",
+        model=model_file,
+    output:
+        frames=directory("results/{name}/feedforward/chunk_{chunk}"),
+    params:
+        batch_size=lambda wc: cfg(wc)["feedforward"]["batch_size"],
+        precision=lambda wc: cfg(wc)["feedforward"]["precision"],
+        device=lambda wc: cfg(wc)["device"],
+    log:
+        "results/{name}/logs/feedforward_{chunk}.log",
+    benchmark:
+        "results/{name}/benchmarks/feedforward_{chunk}.tsv"
+    threads: workflow.cores
+    resources:
+        gpu=uses_gpu,
+        mem_mb=3000,
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/stylize_feedforward.py"
+
+
+rule stabilize:
+    """Blend each stylised frame with the warped previous stabilised frame where the flow is reliable."""
+    input:
+        raw=raw_chunk,
+        flow="results/{name}/flow/chunk_{chunk}.npz",
+        previous=previous_stable,
+    output:
+        frames=directory("results/{name}/stable/chunk_{chunk}"),
+    params:
+        strength=lambda wc: cfg(wc)["temporal"]["strength"],
+    log:
+        "results/{name}/logs/stabilize_{chunk}.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/stabilize.py"

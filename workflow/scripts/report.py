@@ -1,4 +1,10 @@
 from stylepipe.jobs import job_log, report_job
 
 with job_log(snakemake.log[0]):
-    report_job(snakemake.input.frames, snakemake.input.stylized, snakemake.input.flows, snakemake.output.metrics)
+    report_job(
+        snakemake.input.frames,
+        snakemake.input.stylized,
+        snakemake.input.flows,
+        snakemake.output.metrics,
+        unstabilised_dirs=list(snakemake.input.unstabilised),
+    )

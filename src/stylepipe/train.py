@@ -1,0 +1,228 @@
+"""Training the feed-forward network: VGG content and style losses, TV, and Huang et al.'s temporal loss.
+
+The temporal loss compares the outputs of consecutive frames, the earlier one warped onto the later by the
+content's flow and masked by the consistency check; it is used in training only, so inference needs no flow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from stylepipe.checkpoint import read_checkpoint, save_checkpoint
+from stylepipe.errors import StylepipeError
+from stylepipe.flow import FlowEstimator, consistency_mask, warp_backward_torch
+from stylepipe.frames import list_frames, read_rgb
+from stylepipe.lossnet import CONTENT_LAYERS, STYLE_LAYERS, VGGFeatures
+from stylepipe.losses import ContentLoss, StyleLoss, TVLoss, gram_matrix, masked_mse
+from stylepipe.transformer import TransformerNet
+from stylepipe.video import probe, read_frames, scaled_size
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """The `feedforward.train` block of the config, plus the architecture."""
+
+    arch: str = "johnson"
+    steps: int = 300
+    batch_size: int = 2
+    image_size: int = 128
+    lr: float = 1e-3
+    content_weight: float = 5.0
+    style_weight: float = 100.0
+    tv_weight: float = 1e-3
+    temporal_weight: float = 100.0
+    checkpoint_every: int = 50
+    max_frames_per_video: int = 120
+    seed: int = 0
+
+    @classmethod
+    def from_config(cls, block: dict[str, Any], arch: str) -> "TrainSettings":
+        fields = cls.__dataclass_fields__
+        return cls(arch=arch, **{k: v for k, v in block.items() if k in fields and k != "arch"})
+
+
+def model_name(style_path: str | Path, settings: TrainSettings, inputs: dict[str, Any]) -> str:
+    """Names a trained model: `<style stem>-<hash>`, the hash over every training knob and `inputs`."""
+    digest = hashlib.sha256(json.dumps({"train": asdict(settings), **inputs}, sort_keys=True).encode())
+    return f"{Path(style_path).stem}-{digest.hexdigest()[:12]}"
+
+
+def _square_crop(frames: np.ndarray, size: int) -> np.ndarray:
+    _, height, width, _ = frames.shape
+    top, left = (height - size) // 2, (width - size) // 2
+    return frames[:, top : top + size, left : left + size]
+
+
+def load_training_clips(sources: Sequence[str], image_size: int, max_frames: int) -> list[np.ndarray]:
+    """Each video or frame folder as (N, S, S, 3) uint8: shorter side scaled to S, centre-cropped square."""
+    clips = []
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            files = list_frames(path) or sorted(p for p in path.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"})
+            if not files:
+                raise StylepipeError(f"{path}: no frames (.png/.jpg) in this training folder (feedforward.train.videos)")
+            frames = []
+            for file in files[:max_frames]:
+                image = Image.fromarray(read_rgb(file))
+                scale = image_size / min(image.size)
+                image = image.resize((max(image_size, round(image.width * scale)), max(image_size, round(image.height * scale))), Image.Resampling.BILINEAR)
+                frames.append(np.asarray(image))
+            clip = _square_crop(np.stack(frames), image_size)
+        else:
+            meta = probe(path)
+            if meta.width >= meta.height:
+                size = (max(image_size, scaled_size(meta.width, meta.height, round(image_size * meta.width / meta.height))[0]), image_size)
+            else:
+                size = (image_size, max(image_size, round(image_size * meta.height / meta.width / 2) * 2))
+            clip = _square_crop(read_frames(path, size, max_frames), image_size)
+        if len(clip) < 2:
+            raise StylepipeError(f"{source}: a training video needs at least 2 frames (feedforward.train.videos)")
+        clips.append(np.ascontiguousarray(clip))
+    return clips
+
+
+class PairSampler:
+    """Random consecutive frame pairs with the flow from the later to the earlier frame and its mask (cached)."""
+
+    def __init__(self, clips: list[np.ndarray], seed: int) -> None:
+        self.clips = clips
+        self.seed = seed
+        self.flow = FlowEstimator("dis", "medium")
+        self._cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def _flow(self, clip: int, t: int) -> tuple[np.ndarray, np.ndarray]:
+        key = (clip, t)
+        if key not in self._cache:
+            frames = self.clips[clip]
+            bwd = self.flow(frames[t], frames[t - 1])
+            fwd = self.flow(frames[t - 1], frames[t])
+            self._cache[key] = (bwd, consistency_mask(bwd, fwd))
+        return self._cache[key]
+
+    def sample(self, batch: int, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(previous frames, frames, backward flows, masks) as float tensors.
+
+        The pairs depend only on the seed and the step, so a resumed training sees the same batches.
+        """
+        rng = np.random.default_rng([self.seed, step])
+        previous, current, flows, masks = [], [], [], []
+        for _ in range(batch):
+            clip = int(rng.integers(len(self.clips)))
+            t = int(rng.integers(1, len(self.clips[clip])))
+            flow, mask = self._flow(clip, t)
+            previous.append(self.clips[clip][t - 1])
+            current.append(self.clips[clip][t])
+            flows.append(flow)
+            masks.append(mask)
+
+        def images(stack: list[np.ndarray]) -> torch.Tensor:
+            return torch.from_numpy(np.stack(stack)).permute(0, 3, 1, 2).float().div(255).contiguous()
+
+        return (images(previous), images(current), torch.from_numpy(np.stack(flows)),
+                torch.from_numpy(np.stack(masks).astype(np.float32))[:, None])
+
+
+def _state_tensors(model: TransformerNet, optimiser: torch.optim.Adam) -> dict[str, torch.Tensor]:
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    for index, param in enumerate(model.parameters()):
+        state = optimiser.state.get(param)
+        if state:
+            tensors[f"optim.{index}.exp_avg"] = state["exp_avg"]
+            tensors[f"optim.{index}.exp_avg_sq"] = state["exp_avg_sq"]
+            tensors[f"optim.{index}.step"] = torch.as_tensor(state["step"]).reshape(1).float()
+    return tensors
+
+
+def _restore(model: TransformerNet, optimiser: torch.optim.Adam, tensors: dict[str, torch.Tensor]) -> None:
+    model.load_state_dict({k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")})
+    for index, param in enumerate(model.parameters()):
+        if f"optim.{index}.exp_avg" in tensors:
+            optimiser.state[param] = {
+                "step": tensors[f"optim.{index}.step"].reshape(()).clone(),
+                "exp_avg": tensors[f"optim.{index}.exp_avg"].clone(),
+                "exp_avg_sq": tensors[f"optim.{index}.exp_avg_sq"].clone(),
+            }
+
+
+def train(
+    net: VGGFeatures,
+    style_image: np.ndarray,
+    clips: list[np.ndarray],
+    settings: TrainSettings,
+    out_path: str | Path,
+    partial_path: str | Path,
+    header: dict[str, Any],
+    log: Callable[[str], None] = print,
+    on_step: Callable[[int, float], None] | None = None,
+) -> dict[str, Any]:
+    """Train and save the model at `out_path`; a checkpoint at `partial_path` every `checkpoint_every` steps.
+
+    If `partial_path` holds a checkpoint of the same run (same header), training continues from its step.
+    """
+    torch.manual_seed(settings.seed)
+    device = net.mean.device
+    model = TransformerNet(settings.arch).to(device).train()
+    optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    arch = net.info.arch
+    style = torch.from_numpy(style_image).permute(2, 0, 1)[None].float().div(255).to(device)
+    with torch.no_grad():
+        features = net(style)
+    style_losses = {layer: StyleLoss(gram_matrix(features[layer])) for layer in STYLE_LAYERS[arch]}
+    tv = TVLoss()
+    start, losses = 0, []
+    partial = Path(partial_path)
+    if partial.is_file():
+        tensors, saved = read_checkpoint(partial)
+        if saved.get("run") == header.get("run"):
+            _restore(model, optimiser, {k: v.to(device) for k, v in tensors.items()})
+            start, losses = int(saved["steps"]), list(saved.get("losses", []))
+            log(f"resuming from the checkpoint at step {start}")
+        else:
+            log(f"{partial}: from another run; starting over")
+    sampler = PairSampler(clips, settings.seed)
+    began = time.perf_counter()
+    for step in range(start + 1, settings.steps + 1):
+        previous, current, flow, mask = (t.to(device) for t in sampler.sample(settings.batch_size, step))
+        content = torch.cat([previous, current])
+        output = model(content)
+        with torch.no_grad():
+            targets = net(content)
+        out_features = net(output)
+        c_loss = sum(ContentLoss(targets[layer])(out_features[layer]) for layer in CONTENT_LAYERS[arch])
+        s_loss = sum(loss(out_features[layer]) for layer, loss in style_losses.items())
+        pixels = output * 255
+        tv_loss = 0.5 * tv(pixels) * pixels[0, 0].numel()
+        out_prev, out_curr = output[: len(previous)], output[len(previous) :]
+        warped = warp_backward_torch(out_prev, flow) * 255
+        # Gradients flow through both outputs, so the pair is pulled together from both sides.
+        t_loss = masked_mse(out_curr * 255, warped, mask)
+        total = (settings.content_weight * c_loss + settings.style_weight * s_loss + settings.tv_weight * tv_loss
+                 + settings.temporal_weight * t_loss)
+        optimiser.zero_grad()
+        total.backward()
+        optimiser.step()
+        losses.append(total.item())
+        if on_step is not None:
+            on_step(step, losses[-1])
+        if step == 1 or step % 10 == 0 or step == settings.steps:
+            log(f"step {step:5d}/{settings.steps}  loss {losses[-1]:.4g} (content {c_loss.item():.4g}, style {s_loss.item():.4g}, "
+                f"temporal {t_loss.item():.4g})  {(time.perf_counter() - began) / (step - start):.2f} s/step")
+        if step % settings.checkpoint_every == 0 and step < settings.steps:
+            save_checkpoint(partial, _state_tensors(model, optimiser), {**header, "steps": step, "losses": losses})
+    final = {**header, "arch": settings.arch, "steps": settings.steps, "losses": losses,
+             "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None}
+    save_checkpoint(out_path, {k: v for k, v in model.state_dict().items()}, final)
+    if partial.exists():
+        partial.unlink()
+    return final

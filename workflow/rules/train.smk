@@ -1,0 +1,24 @@
+rule train:
+    """Train the feed-forward network for a style image; resumes from its last checkpoint if interrupted."""
+    input:
+        style=lambda wc: parse_style_sources(training_variant(wc)["style"])[0].path,
+        videos=lambda wc: training_videos(training_variant(wc)),
+        weights=training_weights,
+    output:
+        model="resources/models/{model_id}.safetensors",
+    params:
+        settings=lambda wc: training_variant(wc)["feedforward"]["train"],
+        arch=lambda wc: training_variant(wc)["feedforward"]["arch"],
+        device=lambda wc: training_variant(wc)["device"],
+    log:
+        "resources/models/{model_id}.log",
+    benchmark:
+        "resources/models/{model_id}.benchmark.tsv"
+    threads: workflow.cores
+    resources:
+        gpu=lambda wc: 0 if training_variant(wc)["device"] == "cpu" else 1,
+        mem_mb=6000,
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/train.py"
