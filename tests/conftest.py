@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from fractions import Fraction
@@ -36,6 +37,11 @@ def tiny_config(inputs: dict[str, Path], **overrides) -> dict:
         "variants": {
             "grey": {"style": str(inputs["style_grey"])},
             "independent": {"gatys": {"init": "content", "temporal_weight": 0.0}},
+            "ff": {
+                "mode": "feedforward",
+                "style": str(inputs["style_rgba"]),
+                "feedforward": {"arch": "fast", "train": {"steps": 4, "image_size": 32, "batch_size": 1, "checkpoint_every": 2}},
+            },
         },
     }
     config.update(overrides)
@@ -62,6 +68,14 @@ def job_counts(output: str) -> dict[str, int]:
             break
         if parts[0] != "total":
             counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def rules_run(output: str) -> dict[str, int]:
+    """Jobs per rule that a real (not dry) run executed, from its `rule NAME:` lines."""
+    counts: dict[str, int] = {}
+    for name in re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):$", output, re.MULTILINE):
+        counts[name] = counts.get(name, 0) + 1
     return counts
 
 

@@ -113,7 +113,7 @@ def test_model_pth_holding_pickled_code_is_refused(tmp_path):
 
 
 def test_missing_model_path_is_a_clear_error(tmp_path):
-    with pytest.raises(StylepipeError, match=r"nope.safetensors: model file not found \(feedforward.model\)"):
+    with pytest.raises(StylepipeError, match=r"nope.safetensors: model file not found; leave feedforward.model empty"):
         load_model(tmp_path / "nope.safetensors")
 
 

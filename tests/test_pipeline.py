@@ -15,7 +15,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import REPO, SNAKEMAKE, TINY_FPS, TINY_FRAMES, job_counts, make_workdir, run_snakemake, tiny_config
+from conftest import REPO, SNAKEMAKE, TINY_FPS, TINY_FRAMES, job_counts, make_workdir, rules_run, run_snakemake, tiny_config
 from videotools import probe, read_all_frames
 
 
@@ -153,7 +153,8 @@ def _digest(path: Path) -> str:
 
 @pytest.mark.parametrize(
     "case",
-    ["missing_content", "not_a_video", "no_frames", "unknown_key", "missing_style", "corrupt_style_image"],
+    ["missing_content", "not_a_video", "no_frames", "unknown_key", "missing_style", "corrupt_style_image",
+     "missing_model", "style_video_in_feedforward"],
 )
 def test_bad_input_gets_one_line_and_touches_nothing(case, tiny_inputs, tmp_path):
     from stylepipe.video import ffmpeg_exe
@@ -178,6 +179,12 @@ def test_bad_input_gets_one_line_and_touches_nothing(case, tiny_inputs, tmp_path
         expect = "gatys.iteratons"
     elif case == "missing_style":
         config["style"] = expect = str(bad / "nope.png")
+    elif case == "missing_model":
+        config.update(mode="feedforward", style=str(tiny_inputs["style_rgba"]), feedforward={"model": str(bad / "model.safetensors")})
+        expect = str(bad / "model.safetensors")
+    elif case == "style_video_in_feedforward":
+        config.update(mode="feedforward", style=str(tiny_inputs["style_video"]))
+        expect = "mode: gatys"
     elif case == "corrupt_style_image":
         broken = bad / "broken.png"
         broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
@@ -191,11 +198,36 @@ def test_bad_input_gets_one_line_and_touches_nothing(case, tiny_inputs, tmp_path
     assert not (workdir / "results").exists()
 
 
-def test_feedforward_is_not_available_yet(tiny_inputs, tmp_path):
-    workdir = make_workdir(tmp_path, tiny_config(tiny_inputs, mode="feedforward"))
-    result = run_snakemake(workdir, "results/out.mp4", "-n")
-    assert result.returncode != 0
-    assert "not available yet" in _one_error_line(result)
+def test_feedforward_trains_stylises_and_stabilises(finished_run):
+    result = run_snakemake(finished_run, "results/ff.mp4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    meta = probe(finished_run / "results/ff.mp4")
+    assert (meta.frame_count, meta.fps, meta.has_audio) == (TINY_FRAMES, TINY_FPS, True)
+    models = list((finished_run / "resources/models").glob("*.safetensors"))
+    assert len(models) == 1 and not models[0].name.endswith(".partial.safetensors")
+    from stylepipe.checkpoint import read_checkpoint
+
+    header = read_checkpoint(models[0])[1]
+    assert header["arch"] == "fast" and header["steps"] == 4 and len(header["losses"]) == 4
+    assert header["weights"]["source"].startswith("random")
+    log = (finished_run / "results/ff/logs/feedforward_0000.log").read_text()
+    assert "ms a frame" in log
+    warp = json.loads((finished_run / "results/ff/metrics.json").read_text())["warp_error"]
+    # temporal.method auto is blend in feedforward mode; it must lower the flicker of the raw output.
+    assert warp["output_mean"] < warp["unstabilised_output_mean"]
+
+
+def test_feedforward_with_a_given_model_skips_training(finished_run):
+    models = list((finished_run / "resources/models").glob("*.safetensors"))
+    assert models, "runs after test_feedforward_trains_stylises_and_stabilises"
+    override = {"variants": {"given": {"mode": "feedforward", "style": "unused-when-a-model-is-given.png", "feedforward": {"model": str(models[0])}}}}
+    extra = finished_run / "given.yaml"
+    extra.write_text(yaml.safe_dump(override))
+    # With a model given, the style file is not read (nor needed).
+    result = run_snakemake(finished_run, "results/given.mp4", "--configfile", str(extra))
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = rules_run(result.stdout + result.stderr)
+    assert "train" not in counts and counts.get("stylize_feedforward") == 2
 
 
 def test_sigint_then_rerun_keeps_finished_chunks(tiny_inputs, tmp_path):
@@ -220,6 +252,6 @@ def test_sigint_then_rerun_keeps_finished_chunks(tiny_inputs, tmp_path):
     assert probe(workdir / "results/out.mp4").frame_count == TINY_FRAMES
     for name, mtime in finished.items():
         assert (stylized / name).stat().st_mtime_ns == mtime, f"{name} was stylised again"
-    assert job_counts(result.stdout + result.stderr).get("stylize_gatys") == 4 - len(finished)
+    assert rules_run(result.stdout + result.stderr).get("stylize_gatys") == 4 - len(finished)
     flows = np.load(workdir / "results/out/flow/chunk_0002.npz")
     assert {"bwd_1_4", "bwd_2_4", "bwd_4_4", "reliable_4_5"} <= set(flows.files)

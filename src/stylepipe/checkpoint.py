@@ -27,7 +27,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     """Tensors and header of a checkpoint; `.pth` state dicts are read with weights_only=True."""
     path = Path(path)
     if not path.is_file():
-        raise StylepipeError(f"{path}: model file not found (feedforward.model); leave it empty to train one")
+        raise StylepipeError(f"{path}: model file not found; leave feedforward.model empty to train one")
     try:
         if path.suffix == ".safetensors":
             with safe_open(str(path), framework="pt") as handle:

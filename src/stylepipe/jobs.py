@@ -75,37 +75,40 @@ def resolve_device(device: str) -> str:
 
 def preflight(cfg: dict[str, Any], generated: Sequence[str] = ()) -> None:
     """Check a validated config's inputs before any job runs; files a rule will generate are skipped."""
-    if cfg["mode"] == "feedforward":
-        sources = parse_style_sources(cfg["style"])
-        if len(sources) != 1 or not sources[0].is_image:
-            raise StylepipeError(
-                "config key 'style': feedforward mode trains a network for one style image; "
-                "for a style video or a blend of styles use mode: gatys"
-            )
-        model = cfg["feedforward"]["model"]
-        if model:
-            read_checkpoint(model)
-        for video in cfg["feedforward"]["train"]["videos"]:
-            if video not in generated and not Path(video).exists():
-                raise StylepipeError(f"config key 'feedforward.train.videos': {video}: file or folder not found")
-    try:
-        if cfg["content"] not in generated:
-            probe(cfg["content"])
-    except StylepipeError as err:
-        raise StylepipeError(f"config key 'content': {err}") from None
-    for source in parse_style_sources(cfg["style"]):
-        if source.path in generated:
-            continue
+
+    def check(key: str, path: str, read: Callable[[str], object]) -> None:
+        if path in generated:
+            return
         try:
-            read_rgb(source.path) if source.is_image else probe(source.path)
+            read(path)
         except StylepipeError as err:
-            raise StylepipeError(f"config key 'style': {err}") from None
-    weights = cfg["loss_network"]["weights"]
-    if weights not in lossnet.NAMED_SOURCES and not Path(weights).is_file():
+            raise StylepipeError(f"config key '{key}': {err}") from None
+
+    check("content", cfg["content"], probe)
+    feedforward = cfg["mode"] == "feedforward"
+    if feedforward and cfg["feedforward"]["model"]:
+        # The style lives in the trained model: `style` and the loss network are not used.
+        check("feedforward.model", cfg["feedforward"]["model"], read_checkpoint)
+        return
+    sources = parse_style_sources(cfg["style"])
+    if feedforward and (len(sources) != 1 or not sources[0].is_image):
         raise StylepipeError(
-            f"config key 'loss_network.weights': {weights}: file not found "
-            f"(or use one of {', '.join(lossnet.NAMED_SOURCES)})"
+            "config key 'style': feedforward mode trains a network for one style image; "
+            "for a style video or a blend of styles use mode: gatys"
         )
+    for source in sources:
+        check("style", source.path, read_rgb if source.is_image else probe)
+    if feedforward:
+        for video in cfg["feedforward"]["train"]["videos"]:
+            check("feedforward.train.videos", video, _existing_path)
+    weights = cfg["loss_network"]["weights"]
+    if weights not in lossnet.NAMED_SOURCES:
+        check("loss_network.weights", weights, _existing_path)
+
+
+def _existing_path(path: str) -> None:
+    if not Path(path).exists():
+        raise StylepipeError(f"{path}: file or folder not found")
 
 
 def probe_job(video: str, meta_out: str) -> VideoMeta:
