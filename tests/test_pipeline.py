@@ -255,3 +255,14 @@ def test_sigint_then_rerun_keeps_finished_chunks(tiny_inputs, tmp_path):
     assert rules_run(result.stdout + result.stderr).get("stylize_gatys") == 4 - len(finished)
     flows = np.load(workdir / "results/out/flow/chunk_0002.npz")
     assert {"bwd_1_4", "bwd_2_4", "bwd_4_4", "reliable_4_5"} <= set(flows.files)
+
+
+def test_a_broken_variant_stops_only_its_own_output(finished_run, tmp_path):
+    extra = tmp_path / "broken.yaml"
+    extra.write_text(yaml.safe_dump({"variants": {"broken": {"style": str(tmp_path / "missing.png")}}}))
+    fine = run_snakemake(finished_run, "results/out.mp4", "-n", "--configfile", str(extra))
+    assert fine.returncode == 0, fine.stderr[-2000:]
+    broken = run_snakemake(finished_run, "results/broken.mp4", "-n", "--configfile", str(extra))
+    assert broken.returncode != 0
+    line = _one_error_line(broken)
+    assert "missing.png" in line and "results/broken.mp4" in line

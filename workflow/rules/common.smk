@@ -34,23 +34,34 @@ def fail(message):
     sys.exit(f"stylepipe: {message}")
 
 
-# Validate every variant (and fill in defaults) before any job runs.
+# Validate the config and every variant (and fill in defaults) before any job runs.
 try:
     SCHEMA = stylepipe_config.load_schema(
         Path(workflow.current_basedir).parent / "schemas" / "config.schema.yaml"
     )
     VARIANTS = stylepipe_config.resolve_variants(config, SCHEMA)
-    for variant in VARIANTS.values():
-        preflight(variant, generated=tuple(DEMO_FILES.values()))
 except StylepipeError as err:
     fail(err)
 
+CHECKED = set()
+
 
 def cfg(wildcards):
-    """The full config of the output named by wildcards.name (`out` or a variant)."""
-    if wildcards.name not in VARIANTS:
-        fail(stylepipe_config.unknown_variant_message(wildcards.name, list(VARIANTS)))
-    return VARIANTS[wildcards.name]
+    """The full config of the output named by wildcards.name (`out` or a variant).
+
+    Its input files are checked the first time it is asked for, while the DAG is built, so a
+    requested output with a bad input stops before any job runs and one not requested costs nothing.
+    """
+    name = wildcards.name
+    if name not in VARIANTS:
+        fail(stylepipe_config.unknown_variant_message(name, list(VARIANTS)))
+    if name not in CHECKED:
+        try:
+            preflight(VARIANTS[name], generated=tuple(DEMO_FILES.values()))
+        except StylepipeError as err:
+            fail(f"{err} (in results/{name}.mp4)" if name != stylepipe_config.TOP_LEVEL_NAME else err)
+        CHECKED.add(name)
+    return VARIANTS[name]
 
 
 def content_video(wildcards):
@@ -127,7 +138,8 @@ def model_id(variant):
     style = parse_style_sources(variant["style"])[0].path
     settings = TrainSettings.from_config(variant["feedforward"]["train"], variant["feedforward"]["arch"])
     key = {"style": style, "videos": training_videos(variant), "weights": variant["loss_network"]["weights"]}
-    if style not in DEMO_FILES.values():
+    # A missing file only matters if its variant is requested, and then cfg() reports it.
+    if style not in DEMO_FILES.values() and Path(style).is_file():
         key["style_bytes"] = hashlib.sha256(Path(style).read_bytes()).hexdigest()
     return model_name(style, settings, key)
 
