@@ -96,6 +96,25 @@ def tiny_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"content": content, "style_video": style_video, "style_rgba": style_rgba, "style_grey": style_grey}
 
 
+class RunsCodeWhenUnpickled:
+    """Pickled, this object runs code on load (it creates `marker`): what weights_only must refuse."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def write_malicious_pth(path: Path, key: str) -> Path:
+    """A .pth whose `key` holds pickled code; returns the file that appears if that code ever runs."""
+    import torch
+
+    marker = path.with_name(path.name + ".code-ran")
+    torch.save({key: RunsCodeWhenUnpickled(marker)}, path)
+    return marker
+
+
 def make_workdir(folder: Path, config: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.yaml").write_text(yaml.safe_dump(config))

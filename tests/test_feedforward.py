@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pathlib
-
 import numpy as np
 import pytest
 import torch
 
+from conftest import write_malicious_pth
 from stylepipe import lossnet
 from stylepipe.checkpoint import load_model, read_checkpoint, save_checkpoint
 from stylepipe.demo import Scene, painterly_frame
@@ -98,18 +97,11 @@ def test_checkpoint_round_trip_is_bit_for_bit(tmp_path):
     assert all(torch.equal(original[k], v) for k, v in loaded.state_dict().items())
 
 
-class _RunsCodeWhenUnpickled:
-    def __reduce__(self):
-        return (pathlib.Path.touch, (self.marker,))
-
-
 def test_model_pth_holding_pickled_code_is_refused(tmp_path):
-    payload = _RunsCodeWhenUnpickled()
-    payload.marker = tmp_path / "code-ran"
-    torch.save({"encoder.0.conv.weight": payload}, tmp_path / "model.pth")
+    marker = write_malicious_pth(tmp_path / "model.pth", "encoder.0.conv.weight")
     with pytest.raises(StylepipeError, match="model.pth: cannot read model"):
         load_model(tmp_path / "model.pth")
-    assert not payload.marker.exists()
+    assert not marker.exists()
 
 
 def test_missing_model_path_is_a_clear_error(tmp_path):

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import pathlib
-
 import h5py
 import numpy as np
 import pytest
 import torch
 
+from conftest import write_malicious_pth
 from stylepipe import lossnet
 from stylepipe.errors import StylepipeError
 
@@ -78,18 +77,11 @@ def test_plain_pth_state_dict_loads_and_arch_is_inferred(tmp_path):
     assert info.arch == "vgg16" and "vgg.pth" in info.source
 
 
-class _RunsCodeWhenUnpickled:
-    def __reduce__(self):
-        return (pathlib.Path.touch, (self.marker,))
-
-
 def test_pth_holding_pickled_code_is_refused(tmp_path):
-    payload = _RunsCodeWhenUnpickled()
-    payload.marker = tmp_path / "code-ran"
-    torch.save({"0.weight": payload}, tmp_path / "evil.pth")
+    marker = write_malicious_pth(tmp_path / "evil.pth", "0.weight")
     with pytest.raises(StylepipeError, match="evil.pth: cannot read loss network weights"):
         lossnet.load_weights_file(tmp_path / "evil.pth")
-    assert not payload.marker.exists()
+    assert not marker.exists()
 
 
 def test_auto_never_falls_back_to_random_weights(monkeypatch):

@@ -4,7 +4,6 @@ import json
 from fractions import Fraction
 
 import numpy as np
-import pytest
 import torch
 from PIL import Image
 

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import numpy as np
 import pytest
 
 from stylepipe.demo import write_content_video

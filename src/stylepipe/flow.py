@@ -7,8 +7,13 @@ onto frame t's pixel grid.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:  # torch is imported only where the differentiable warp is used (training)
+    import torch
 
 from stylepipe.errors import StylepipeError
 
@@ -151,7 +156,7 @@ def chunk_flows(frames: dict[int, np.ndarray], targets: range, offsets: tuple[in
     return arrays
 
 
-def warp_backward_torch(image: "torch.Tensor", flow: "torch.Tensor") -> "torch.Tensor":
+def warp_backward_torch(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Differentiable `warp_backward` for (B, C, H, W) images and (B, H, W, 2) pixel flows (training losses)."""
     import torch
     import torch.nn.functional as F

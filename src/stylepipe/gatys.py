@@ -108,23 +108,23 @@ def temporal_terms(
     pixels taken from the content frame) or None, and the temporal loss on 0..255 pixels, or None.
     """
     warped = {d: to_tensor(warp_backward(previous[d], flows[d]), content.device) for d in previous}
-    masks = {d: torch.from_numpy(reliable[d].astype(np.float32))[None, None].to(content.device) for d in previous}
     start = None
     if settings.init == "prev_warped" and 1 in warped:
-        start = masks[1] * warped[1] + (1 - masks[1]) * content
-    loss = None
+        mask = torch.from_numpy(reliable[1].astype(np.float32))[None, None].to(content.device)
+        start = mask * warped[1] + (1 - mask) * content
     offsets = [d for d in settings.long_term if d in warped]
-    if settings.temporal_weight > 0 and offsets:
-        weights = long_term_weights({d: reliable[d] for d in offsets})
-        terms = [
-            TemporalLoss(warped[d] * 255, torch.from_numpy(weights[d])[None, None].to(content.device))
-            for d in offsets
-        ]
+    if settings.temporal_weight <= 0 or not offsets:
+        return start, None
+    weights = long_term_weights({d: reliable[d] for d in offsets})
+    terms = [
+        TemporalLoss(warped[d] * 255, torch.from_numpy(weights[d])[None, None].to(content.device))
+        for d in offsets
+    ]
 
-        def loss(pixels: torch.Tensor) -> torch.Tensor:
-            return settings.temporal_weight * sum(term(pixels) for term in terms)
+    def temporal_loss(pixels: torch.Tensor) -> torch.Tensor:
+        return settings.temporal_weight * sum(term(pixels) for term in terms)
 
-    return start, loss
+    return start, temporal_loss
 
 
 def optimise_frame(

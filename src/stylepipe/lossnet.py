@@ -9,7 +9,6 @@ Sources, in the order `auto` tries them (see DESIGN.md):
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import tempfile
@@ -251,7 +250,3 @@ def load_loss_network(path: str | Path, layers: tuple[str, ...] | None = None, d
     if layers is None:
         layers = STYLE_LAYERS[info.arch] + CONTENT_LAYERS[info.arch]
     return VGGFeatures(state, info, layers).to(device)
-
-
-def weights_info_json(info: WeightsInfo) -> str:
-    return json.dumps(info.as_dict())

@@ -25,7 +25,7 @@ from stylepipe.frames import list_frames, read_rgb
 from stylepipe.lossnet import CONTENT_LAYERS, STYLE_LAYERS, VGGFeatures
 from stylepipe.losses import ContentLoss, StyleLoss, TVLoss, gram_matrix, masked_mse
 from stylepipe.transformer import TransformerNet
-from stylepipe.video import probe, read_frames, scaled_size
+from stylepipe.video import probe, read_frames
 
 
 @dataclass(frozen=True)
@@ -81,10 +81,8 @@ def load_training_clips(sources: Sequence[str], image_size: int, max_frames: int
             clip = _square_crop(np.stack(frames), image_size)
         else:
             meta = probe(path)
-            if meta.width >= meta.height:
-                size = (max(image_size, scaled_size(meta.width, meta.height, round(image_size * meta.width / meta.height))[0]), image_size)
-            else:
-                size = (image_size, max(image_size, round(image_size * meta.height / meta.width / 2) * 2))
+            short = min(meta.width, meta.height)
+            size = (max(image_size, round(meta.width * image_size / short)), max(image_size, round(meta.height * image_size / short)))
             clip = _square_crop(read_frames(path, size, max_frames), image_size)
         if len(clip) < 2:
             raise StylepipeError(f"{source}: a training video needs at least 2 frames (feedforward.train.videos)")
