@@ -32,5 +32,4 @@ lint: install
 	$(BIN)/snakemake --lint
 
 clean:
-	rm -rf results/* .snakemake
-	touch results/.gitkeep
+	rm -rf results .snakemake
