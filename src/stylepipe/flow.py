@@ -7,6 +7,7 @@ onto frame t's pixel grid.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import cv2
@@ -119,8 +120,9 @@ def warping_error(frame: np.ndarray, previous: np.ndarray, flow_bwd: np.ndarray,
 class ChunkFlows:
     """The flows and reliability masks of one chunk of frames, stored as one compressed .npz.
 
-    Keys are `bwd_<d>_<t>` and `fwd_<d>_<t>` (float16, pixels) and `reliable_<d>_<t>` (bool) for frame t and
-    offset d: bwd maps frame t to t-d, fwd maps frame t-d to t, reliable is consistency_mask(bwd, fwd).
+    Keys are `bwd_<d>_<t>` (float16, pixels) and `reliable_<d>_<t>` (bool) for frame t and offset d: bwd maps
+    frame t to t-d, and reliable is its consistency mask. The forward flow is needed only to compute that
+    mask, so it is not stored.
     """
 
     def __init__(self, arrays: dict[str, np.ndarray]) -> None:
@@ -141,7 +143,7 @@ class ChunkFlows:
         return self.arrays[f"reliable_{offset}_{frame}"].astype(bool)
 
 
-def chunk_flows(frames: dict[int, np.ndarray], targets: range, offsets: tuple[int, ...], estimator: FlowEstimator) -> dict[str, np.ndarray]:
+def chunk_flows(frames: dict[int, np.ndarray], targets: Sequence[int], offsets: tuple[int, ...], estimator: FlowEstimator) -> dict[str, np.ndarray]:
     """Flows and masks for every frame t in `targets` and offset d with frame t-d in `frames`."""
     arrays: dict[str, np.ndarray] = {}
     for t in targets:
@@ -151,7 +153,6 @@ def chunk_flows(frames: dict[int, np.ndarray], targets: range, offsets: tuple[in
             bwd = estimator(frames[t], frames[t - d])
             fwd = estimator(frames[t - d], frames[t])
             arrays[f"bwd_{d}_{t}"] = bwd.astype(np.float16)
-            arrays[f"fwd_{d}_{t}"] = fwd.astype(np.float16)
             arrays[f"reliable_{d}_{t}"] = consistency_mask(bwd, fwd)
     return arrays
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,9 @@ from stylepipe.frames import (
 )
 from stylepipe.checkpoint import load_model, read_checkpoint
 from stylepipe.feedforward import prepare, stylize_batches
-from stylepipe.flow import ChunkFlows, FlowEstimator, chunk_flows
+from stylepipe.flow import ChunkFlows, FlowEstimator, chunk_flows, warping_error
 from stylepipe.gatys import GatysSettings, initial_image, optimise_frame, temporal_terms, to_tensor, to_uint8
-from stylepipe.metrics import finite_mean, sequence_warping_errors
+from stylepipe.metrics import finite_mean
 from stylepipe.style import StyleTargets, extract_style_frames, parse_style_sources
 from stylepipe.temporal import blend_with_previous
 from stylepipe.train import TrainSettings, load_training_clips, train
@@ -157,15 +157,15 @@ def flow_job(frames_dir: str, chunk: int, chunk_frames: int, out_path: str, meth
     """Backward/forward flow and reliability masks from every frame of a chunk to the frames `offsets` back."""
     cv2.setNumThreads(max(1, threads))
     estimator = FlowEstimator(method, preset)
-    targets = range(chunk * chunk_frames, chunk * chunk_frames + len(list_frames(Path(frames_dir) / chunk_name(chunk))))
+    targets = [int(path.stem) for path in list_frames(Path(frames_dir) / chunk_name(chunk))]
     wanted = {t - d for t in targets for d in offsets if t - d >= 0} | set(targets)
     frames = {t: read_rgb(content_frame_path(frames_dir, t, chunk_frames)) for t in sorted(wanted)}
     began = time.perf_counter()
     arrays = chunk_flows(frames, targets, tuple(offsets), estimator)
     with atomic_file(out_path) as tmp, open(tmp, "wb") as handle:
         np.savez_compressed(handle, **arrays)
-    pairs = len(arrays) // 3
-    log(f"flow ({method}{'/' + preset if method == 'dis' else ''}): {pairs} pairs for frames {targets.start}-{targets.stop - 1}, "
+    pairs = len(arrays) // 2
+    log(f"flow ({method}{'/' + preset if method == 'dis' else ''}): {pairs} pairs for frames {targets[0]}-{targets[-1]}, "
         f"{(time.perf_counter() - began) / max(1, pairs) * 1000:.1f} ms a pair (both directions and mask)")
 
 
@@ -334,26 +334,34 @@ def report_job(
     unstabilised_dirs: Sequence[str] = (),
     log: Log = stderr_log,
 ) -> dict[str, Any]:
-    """metrics.json: E_warp of the output and of the content (same flows and masks), losses, timings, weights."""
-    content_paths = sorted(Path(frames_dir).glob("chunk_*/[0-9]*.png"))
-    content = [read_rgb(path) for path in content_paths]
-    output = [read_rgb(find_frame(stylized_dirs, int(path.stem))) for path in content_paths]
-    flows = ChunkFlows({key: value for path in flow_paths for key, value in ChunkFlows.load(path).arrays.items()})
+    """metrics.json: E_warp of the output and of the content (same flows and masks), losses, timings, weights.
 
-    def flow_for(t: int) -> tuple[np.ndarray, np.ndarray]:
-        return flows.backward(1, t), flows.reliable(1, t)
-
-    out_errors = sequence_warping_errors(output, flow_for)
-    in_errors = sequence_warping_errors(content, flow_for)
+    Frames are read one at a time and flows one chunk at a time, so memory does not grow with the video.
+    The folder lists are in chunk order, as the workflow's chunk list gives them.
+    """
+    content_chunks = sorted(Path(frames_dir).glob("chunk_*"))
+    sequences = {"output": stylized_dirs, "input": [str(c) for c in content_chunks], "unstabilised": unstabilised_dirs}
+    sequences = {name: folders for name, folders in sequences.items() if folders}
+    errors: dict[str, list[float]] = {name: [] for name in sequences}
+    previous: dict[str, np.ndarray] = {}
+    count = 0
+    for chunk, flow_path in enumerate(flow_paths):
+        flows = ChunkFlows.load(flow_path)
+        for path in list_frames(content_chunks[chunk]):
+            t = int(path.stem)
+            current = {name: read_rgb(Path(folders[chunk]) / path.name) for name, folders in sequences.items()}
+            if previous:
+                bwd, mask = flows.backward(1, t), flows.reliable(1, t)
+                for name in sequences:
+                    errors[name].append(warping_error(current[name], previous[name], bwd, mask))
+            previous = current
+            count += 1
+    out_errors, in_errors, raw_errors = errors["output"], errors["input"], errors.get("unstabilised")
     stats = [json.loads((Path(folder) / "stats.json").read_text()) for folder in stylized_dirs]
     per_frame = [frame for chunk in stats for frame in chunk["frames"]]
     out_mean, in_mean = finite_mean(out_errors), finite_mean(in_errors)
-    raw_errors = None
-    if unstabilised_dirs:
-        raw = [read_rgb(find_frame(unstabilised_dirs, int(path.stem))) for path in content_paths]
-        raw_errors = sequence_warping_errors(raw, flow_for)
     report = {
-        "frames": len(content),
+        "frames": count,
         "warp_error": {
             "output_mean": out_mean,
             "input_mean": in_mean,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,35 +14,25 @@ from stylepipe.frames import list_frames, read_rgb
 from stylepipe.video import decode_frames, probe, scaled_size
 
 
-def sequence_warping_errors(
-    frames: Sequence[np.ndarray],
-    flow_for: Callable[[int], tuple[np.ndarray, np.ndarray]],
-) -> list[float]:
-    """E_warp(t) for t = 1..N-1; `flow_for(t)` gives frame t's backward flow to t-1 and its reliability mask."""
-    return [warping_error(frames[t], frames[t - 1], *flow_for(t)) for t in range(1, len(frames))]
-
-
-def estimate_flows(frames: Sequence[np.ndarray], estimator: FlowEstimator) -> Callable[[int], tuple[np.ndarray, np.ndarray]]:
-    """A `flow_for` that computes flow and mask from the frames themselves."""
-
-    def flow_for(t: int) -> tuple[np.ndarray, np.ndarray]:
-        bwd = estimator(frames[t], frames[t - 1])
-        fwd = estimator(frames[t - 1], frames[t])
-        return bwd, consistency_mask(bwd, fwd)
-
-    return flow_for
-
-
 def finite_mean(values: Sequence[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
     return float(np.mean(finite)) if finite else float("nan")
 
 
 def video_warping_errors(video: str | Path, width: int | None = None, method: str = "dis", preset: str = "medium") -> list[float]:
-    """Per-frame E_warp of any video, with flow computed on the video itself."""
+    """Per-frame E_warp of any video, with flow computed on the video itself; two frames in memory at a time."""
     meta = probe(video)
     size = scaled_size(meta.width, meta.height, width) if width else (meta.width, meta.height)
+    estimator = FlowEstimator(method, preset)
+    errors: list[float] = []
     with tempfile.TemporaryDirectory(prefix="stylepipe-warp-") as scratch:
         decode_frames(video, Path(scratch), size)
-        frames = [read_rgb(path) for path in list_frames(scratch)]
-    return sequence_warping_errors(frames, estimate_flows(frames, FlowEstimator(method, preset)))
+        paths = list_frames(scratch)
+        previous = read_rgb(paths[0])
+        for path in paths[1:]:
+            frame = read_rgb(path)
+            bwd = estimator(frame, previous)
+            mask = consistency_mask(bwd, estimator(previous, frame))
+            errors.append(warping_error(frame, previous, bwd, mask))
+            previous = frame
+    return errors
