@@ -126,8 +126,9 @@ def content_frames_job(video: str, meta_path: str, out_dir: str, width: int, chu
         decode_frames(video, flat, size)
         count = split_into_chunks(flat, scratch, chunk_frames)
         flat.rmdir()
-    if count != meta.frame_count:
-        log(f"note: decoded {count} frames where the probe counted {meta.frame_count}")
+        if count != meta.frame_count:
+            # The chunk list comes from the probe's count; going on would fail later, far from the cause.
+            raise StylepipeError(f"{video}: decoded {count} frames but the probe counted {meta.frame_count}; the file may be damaged")
     log(f"{video}: {count} frames at {size[0]}x{size[1]} in chunks of {chunk_frames}")
     return count
 
