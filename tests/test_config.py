@@ -26,8 +26,20 @@ def test_shipped_config_is_valid_and_documents_every_key():
     text = (REPO / "config.yaml").read_text()
     for key, sub in SCHEMA["properties"].items():
         assert f"{key}:" in text
-        for inner in sub.get("properties", {}):
-            assert f"{inner}:" in text, f"config.yaml does not show {key}.{inner}"
+        for inner, spec in sub.get("properties", {}).items():
+            if not spec.get("deprecated"):
+                assert f"{inner}:" in text, f"config.yaml does not show {key}.{inner}"
+
+
+def test_chunk_frames_auto_depends_on_the_mode():
+    variants = resolve_variants({"variants": {"ff": {"mode": "feedforward"}, "mine": {"chunk_frames": 5}}}, SCHEMA)
+    assert (variants["out"]["chunk_frames"], variants["ff"]["chunk_frames"], variants["mine"]["chunk_frames"]) == (8, 120, 5)
+
+
+def test_gram_window_is_still_read_as_window():
+    assert validate({"style_video": {"gram_window": 3}}, SCHEMA)["style_video"] == {"match": "stretch", "window": 3}
+    assert validate({"style_video": {"window": 2, "gram_window": 3}}, SCHEMA)["style_video"]["window"] == 2
+    assert validate({}, SCHEMA)["style_video"]["window"] == 1
 
 
 @pytest.mark.parametrize(

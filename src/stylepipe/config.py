@@ -53,6 +53,20 @@ def _describe(error: jsonschema.ValidationError, schema: dict[str, Any], prefix:
     return f"config key '{where or '(top level)'}': {error.message}"
 
 
+# `chunk_frames: auto`: a Gatys frame takes seconds, so small chunks lose little on resume; a feed-forward frame
+# takes milliseconds, so each job's start (Python, torch, the model) must be spread over many frames.
+AUTO_CHUNK_FRAMES = {"gatys": 8, "feedforward": 120}
+
+
+def _resolve_derived(config: dict[str, Any]) -> None:
+    """Turn `auto` and old key names into the values the rules use."""
+    if config.get("chunk_frames") == "auto":
+        config["chunk_frames"] = AUTO_CHUNK_FRAMES[config["mode"]]
+    style_video = config["style_video"]
+    old = style_video.pop("gram_window", None)
+    style_video.setdefault("window", 1 if old is None else old)
+
+
 def validate(config: dict[str, Any], schema: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """A validated copy of `config` with every default filled in; raises StylepipeError naming the key."""
     if not isinstance(config, dict):
@@ -64,6 +78,7 @@ def validate(config: dict[str, Any], schema: dict[str, Any], prefix: str = "") -
     if errors:
         # The deepest error is the most specific; oneOf reports its own summary at the parent.
         raise StylepipeError(_describe(errors[0], schema, prefix))
+    _resolve_derived(filled)
     return filled
 
 

@@ -10,50 +10,13 @@ import numpy as np
 import torch
 
 from stylepipe.flow import long_term_weights, warp_backward
+from stylepipe.colour import keep_content_colours
+from stylepipe.settings import GatysSettings
 from stylepipe.lossnet import CONTENT_LAYERS, STYLE_LAYERS, VGGFeatures
 from stylepipe.losses import ContentLoss, StyleLoss, TemporalLoss, TVLoss
 
 INIT_MODES = ("content", "noise", "prev_warped")
 OPTIMIZERS = ("lbfgs", "adam")
-
-
-@dataclass(frozen=True)
-class GatysSettings:
-    """The `gatys:` block of the config."""
-
-    iterations: int = 60
-    first_iterations: int = 120
-    optimizer: str = "lbfgs"
-    content_weight: float = 5.0
-    style_weight: float = 100.0
-    tv_weight: float = 1e-3
-    init: str = "prev_warped"
-    preserve_colors: bool = False
-    learning_rate: float = 2.0
-    seed: int = 0
-    temporal_weight: float = 1e3
-    long_term: tuple[int, ...] = (1,)
-
-    @property
-    def uses_previous_frames(self) -> bool:
-        """Whether frame t depends on the stylised frames before it (so chunks must run in order)."""
-        return self.init == "prev_warped" or self.temporal_weight > 0
-
-    @property
-    def previous_offsets(self) -> tuple[int, ...]:
-        """How far back frame t looks: t-1 for the warm start, plus the long-term offsets of the temporal loss."""
-        offsets = set(self.long_term) if self.temporal_weight > 0 else set()
-        if self.init == "prev_warped":
-            offsets.add(1)
-        return tuple(sorted(offsets))
-
-    @classmethod
-    def from_config(cls, block: dict) -> "GatysSettings":
-        fields = cls.__dataclass_fields__
-        values = {key: value for key, value in block.items() if key in fields}
-        if "long_term" in values:
-            values["long_term"] = tuple(sorted(values["long_term"]))
-        return cls(**values)
 
 
 @dataclass
@@ -74,16 +37,6 @@ def to_tensor(frame: np.ndarray, device: str | torch.device) -> torch.Tensor:
 def to_uint8(image: torch.Tensor) -> np.ndarray:
     """(1, 3, H, W) float in [0, 1] to HxWx3 uint8."""
     return image[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
-
-
-def _luma(image: torch.Tensor) -> torch.Tensor:
-    r, g, b = image[:, 0:1], image[:, 1:2], image[:, 2:3]
-    return 0.299 * r + 0.587 * g + 0.114 * b
-
-
-def keep_content_colours(stylised: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
-    """Luminance of the stylised frame with the colour (chroma) of the content frame."""
-    return (content + (_luma(stylised) - _luma(content))).clamp(0, 1)
 
 
 def initial_image(mode: str, content: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

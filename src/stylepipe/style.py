@@ -10,12 +10,10 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 from stylepipe.errors import StylepipeError
-from stylepipe.frames import atomic_dir, list_frames, read_rgb, write_rgb, write_text_atomic
-from stylepipe.losses import gram_matrix
+from stylepipe.frames import atomic_dir, read_rgb, write_rgb, write_text_atomic
 from stylepipe.video import decode_frames, probe, scaled_size
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
@@ -66,9 +64,16 @@ def style_frame_index(content_frames: int, content_fps: Fraction, style_frames: 
     raise StylepipeError(f"style_video.match: unknown mode '{match}'; use one of {', '.join(MATCH_MODES)}")
 
 
-def _resize_rgb(frame: np.ndarray, width: int) -> np.ndarray:
-    height, src_w = frame.shape[:2]
-    size = scaled_size(src_w, height, width)
+def style_frame_size(width: int, height: int, out_width: int, short_side: int | None = None) -> tuple[int, int]:
+    """Size of the stored style frames: `out_width` wide (Gatys mode), or with the shorter side `short_side`
+    (the arbitrary-style network, whose predictor takes a square of that size)."""
+    if short_side is None:
+        return scaled_size(width, height, out_width)
+    scale = short_side / min(width, height)
+    return max(short_side, round(width * scale)), max(short_side, round(height * scale))
+
+
+def _resize_rgb(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(frame).resize(size, Image.Resampling.LANCZOS))
 
 
@@ -81,6 +86,7 @@ def extract_style_frames(
     content_frames: int,
     content_fps: Fraction,
     match: str,
+    short_side: int | None = None,
 ) -> dict:
     """Write each style's frames to `out_dir/style_<k>/` and the frame index to `index_path`."""
     entries = []
@@ -90,55 +96,16 @@ def extract_style_frames(
             folder.mkdir()
             fps: Fraction | None = None
             if source.is_image:
-                write_rgb(folder / "000000.png", _resize_rgb(read_rgb(source.path), width))
+                image = read_rgb(source.path)
+                size = style_frame_size(image.shape[1], image.shape[0], width, short_side)
+                write_rgb(folder / "000000.png", _resize_rgb(image, size))
                 count = 1
             else:
                 meta = probe(source.path)
                 fps = meta.fps
-                count = decode_frames(source.path, folder, scaled_size(meta.width, meta.height, width))
+                count = decode_frames(source.path, folder, style_frame_size(meta.width, meta.height, width, short_side))
             frames = style_frame_index(content_frames, content_fps, count, fps, match)
             entries.append({"path": source.path, "weight": source.weight, "folder": f"style_{k}", "frames": count, "index": frames})
         index = {"match": match, "content_frames": content_frames, "styles": entries}
         write_text_atomic(index_path, json.dumps(index, indent=1))
     return index
-
-
-class StyleTargets:
-    """Gram-matrix targets for each content frame: blended over styles, averaged over a window of style frames.
-
-    Averaging the Grams of 2*window+1 neighbouring style frames keeps the style video's own flicker out of
-    the output. Grams of each style frame are computed once and cached.
-    """
-
-    def __init__(self, net: torch.nn.Module, style_dir: str | Path, index: dict, layers: Sequence[str], gram_window: int, device: str | torch.device) -> None:
-        self.net = net
-        self.style_dir = Path(style_dir)
-        self.index = index
-        self.layers = tuple(layers)
-        self.window = gram_window
-        self.device = device
-        self._cache: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
-
-    def _frame_grams(self, style: int, frame: int) -> dict[str, torch.Tensor]:
-        key = (style, frame)
-        if key not in self._cache:
-            entry = self.index["styles"][style]
-            image = read_rgb(list_frames(self.style_dir / entry["folder"])[frame])
-            tensor = torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255).to(self.device)
-            with torch.no_grad():
-                features = self.net(tensor)
-            self._cache[key] = {layer: gram_matrix(features[layer]) for layer in self.layers}
-        return self._cache[key]
-
-    def grams_for(self, content_frame: int) -> dict[str, torch.Tensor]:
-        """The target Gram per style layer for content frame `content_frame`."""
-        blended: dict[str, torch.Tensor] = {}
-        for style, entry in enumerate(self.index["styles"]):
-            centre = entry["index"][content_frame]
-            lo, hi = max(0, centre - self.window), min(entry["frames"] - 1, centre + self.window)
-            for frame in range(lo, hi + 1):
-                grams = self._frame_grams(style, frame)
-                share = entry["weight"] / (hi - lo + 1)
-                for layer, gram in grams.items():
-                    blended[layer] = blended[layer] + share * gram if layer in blended else share * gram
-        return blended

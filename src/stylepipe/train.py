@@ -6,11 +6,8 @@ content's flow and masked by the consistency check; it is used in training only,
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,37 +21,9 @@ from stylepipe.flow import FlowEstimator, consistency_mask, warp_backward_torch
 from stylepipe.frames import list_frames, read_rgb
 from stylepipe.lossnet import CONTENT_LAYERS, STYLE_LAYERS, VGGFeatures
 from stylepipe.losses import ContentLoss, StyleLoss, TVLoss, gram_matrix, masked_mse
+from stylepipe.settings import TrainSettings
 from stylepipe.transformer import TransformerNet
 from stylepipe.video import probe, read_frames
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """The `feedforward.train` block of the config, plus the architecture."""
-
-    arch: str = "johnson"
-    steps: int = 300
-    batch_size: int = 2
-    image_size: int = 128
-    lr: float = 1e-3
-    content_weight: float = 5.0
-    style_weight: float = 100.0
-    tv_weight: float = 1e-3
-    temporal_weight: float = 100.0
-    checkpoint_every: int = 50
-    max_frames_per_video: int = 120
-    seed: int = 0
-
-    @classmethod
-    def from_config(cls, block: dict[str, Any], arch: str) -> "TrainSettings":
-        fields = cls.__dataclass_fields__
-        return cls(arch=arch, **{k: v for k, v in block.items() if k in fields and k != "arch"})
-
-
-def model_name(style_path: str | Path, settings: TrainSettings, inputs: dict[str, Any]) -> str:
-    """Names a trained model: `<style stem>-<hash>`, the hash over every training knob and `inputs`."""
-    digest = hashlib.sha256(json.dumps({"train": asdict(settings), **inputs}, sort_keys=True).encode())
-    return f"{Path(style_path).stem}-{digest.hexdigest()[:12]}"
 
 
 def _square_crop(frames: np.ndarray, size: int) -> np.ndarray:

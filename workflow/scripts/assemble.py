@@ -1,4 +1,5 @@
-from stylepipe.jobs import assemble_job, job_log
+from stylepipe.jobs.common import job_log
+from stylepipe.jobs.media import assemble_job
 
 with job_log(snakemake.log[0]):
     assemble_job(

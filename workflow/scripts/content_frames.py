@@ -1,4 +1,5 @@
-from stylepipe.jobs import content_frames_job, job_log
+from stylepipe.jobs.common import job_log
+from stylepipe.jobs.media import content_frames_job
 
 with job_log(snakemake.log[0]):
     content_frames_job(

@@ -1,7 +1,7 @@
 from fractions import Fraction
 
 from stylepipe.demo import write_content_video, write_style_image, write_style_video
-from stylepipe.jobs import job_log
+from stylepipe.jobs.common import job_log
 
 with job_log(snakemake.log[0]):
     fps = Fraction(snakemake.params.fps)

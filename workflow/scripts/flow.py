@@ -1,4 +1,5 @@
-from stylepipe.jobs import flow_job, job_log
+from stylepipe.jobs.common import job_log
+from stylepipe.jobs.temporal import flow_job
 
 with job_log(snakemake.log[0]):
     flow_job(

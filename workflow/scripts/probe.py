@@ -1,4 +1,5 @@
-from stylepipe.jobs import job_log, probe_job
+from stylepipe.jobs.common import job_log
+from stylepipe.jobs.media import probe_job
 
 with job_log(snakemake.log[0]):
     probe_job(snakemake.input.video, snakemake.output.meta)

@@ -1,4 +1,5 @@
-from stylepipe.jobs import job_log, report_job
+from stylepipe.jobs.common import job_log
+from stylepipe.jobs.temporal import report_job
 
 with job_log(snakemake.log[0]):
     report_job(

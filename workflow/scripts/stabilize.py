@@ -1,4 +1,5 @@
-from stylepipe.jobs import job_log, stabilize_chunk_job
+from stylepipe.jobs.common import job_log
+from stylepipe.jobs.temporal import stabilize_chunk_job
 
 with job_log(snakemake.log[0]):
     stabilize_chunk_job(

@@ -1,4 +1,5 @@
-from stylepipe.jobs import job_log, style_frames_job
+from stylepipe.jobs.common import job_log
+from stylepipe.jobs.media import style_frames_job
 
 with job_log(snakemake.log[0]):
     style_frames_job(
@@ -9,4 +10,5 @@ with job_log(snakemake.log[0]):
         snakemake.output.index,
         width=snakemake.params.width,
         match=snakemake.params.match,
+        short_side=snakemake.params.short_side,
     )

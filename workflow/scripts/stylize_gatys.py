@@ -1,4 +1,5 @@
-from stylepipe.jobs import job_log, stylize_gatys_chunk_job
+from stylepipe.jobs.common import job_log
+from stylepipe.jobs.gatys import stylize_gatys_chunk_job
 
 with job_log(snakemake.log[0]):
     stylize_gatys_chunk_job(
@@ -9,7 +10,7 @@ with job_log(snakemake.log[0]):
         snakemake.input.weights,
         snakemake.output.frames,
         settings=dict(snakemake.params.gatys),
-        gram_window=snakemake.params.gram_window,
+        window=snakemake.params.window,
         device=snakemake.params.device,
         threads=snakemake.threads,
         flow_path=snakemake.input.flow or None,

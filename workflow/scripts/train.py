@@ -1,4 +1,5 @@
-from stylepipe.jobs import job_log, train_job
+from stylepipe.jobs.common import job_log
+from stylepipe.jobs.feedforward import train_job
 
 with job_log(snakemake.log[0]):
     train_job(

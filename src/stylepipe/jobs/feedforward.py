@@ -1,0 +1,137 @@
+"""Feed-forward mode: the arbitrary-style network, and the per-style networks with their training."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from stylepipe import arbitrary_weights
+from stylepipe.checkpoint import load_model
+from stylepipe.feedforward import StyleVectors, content_vectors, mix_strength, prepare, stylize_batches
+from stylepipe.frames import atomic_dir, chunk_name, list_frames, read_rgb, write_rgb
+from stylepipe.jobs.common import Log, resolve_device, stderr_log
+
+
+def arbitrary_weights_job(out_path: str, log: Log = stderr_log) -> None:
+    """Convert the arbitrary-style networks' ONNX weights once into safetensors for every stylise job."""
+    source = arbitrary_weights.convert(out_path, log=log)
+    log(f"arbitrary-style weights: {source}")
+
+
+def stylize_arbitrary_chunk_job(
+    frames_dir: str,
+    chunk: int,
+    style_dir: str,
+    index_path: str,
+    weights_path: str,
+    out_dir: str,
+    *,
+    strength: float,
+    style_size: int,
+    window: int,
+    preserve_colors: bool,
+    batch_size: int | str,
+    precision: str,
+    device: str,
+    threads: int,
+    log: Log = stderr_log,
+) -> dict[str, Any]:
+    """The pretrained arbitrary-style network on one chunk: a style vector per frame, then one pass per frame.
+
+    `precision: auto` is fp32 here: bf16 measured only ~8% faster on a bf16-native CPU and moved some pixels by up
+    to 24 levels of 255 (bench/feedforward_speed.py), so it is used only when asked for.
+    """
+    began = time.perf_counter()
+    precision = "fp32" if precision == "auto" else precision
+    torch.set_num_threads(max(1, threads))
+    device = resolve_device(device)
+    nets = arbitrary_weights.load_networks(weights_path, device)
+    transformer = prepare(nets.transformer, device)
+    frames = list_frames(Path(frames_dir) / chunk_name(chunk))
+    images = [read_rgb(path) for path in frames]
+    vectors = StyleVectors.from_files(nets.predictor, style_dir, index_path, window, style_size, device)
+    styles = torch.stack([vectors.for_frame(int(path.stem)) for path in frames])
+    if strength < 1:
+        styles = mix_strength(styles, content_vectors(nets.predictor, images, style_size, device), strength)
+    log(f"arbitrary-style network: {nets.source}; device {device}, precision {precision}, batch {batch_size}, "
+        f"strength {strength}, style size {style_size}, window {window}")
+    stats: dict[str, Any] = {"chunk": chunk, "weights": {"arch": "arbitrary", "source": nets.source}, "device": device, "frames": []}
+    with atomic_dir(out_dir) as scratch:
+        compute = time.perf_counter()
+        outputs = list(stylize_batches(transformer, images, device, batch_size, precision, styles, preserve_colors))
+        compute = time.perf_counter() - compute
+        for path, output in zip(frames, outputs):
+            write_rgb(scratch / path.name, output)
+        seconds = compute / max(1, len(frames))
+        stats["frames"] = [{"frame": int(p.stem), "seconds": seconds} for p in frames]
+        stats["job_seconds"] = time.perf_counter() - began
+        stats["compute_seconds"] = compute
+        (scratch / "stats.json").write_text(json.dumps(stats, indent=1))
+    log(f"{len(frames)} frames, {seconds * 1000:.1f} ms a frame in the network; job {stats['job_seconds']:.1f} s in all")
+    return stats
+
+
+def stylize_feedforward_chunk_job(
+    frames_dir: str, chunk: int, model_path: str, out_dir: str, batch_size: int | str, precision: str, device: str, threads: int,
+    preserve_colors: bool = False, log: Log = stderr_log,
+) -> dict[str, Any]:
+    """One forward pass per frame, `batch_size` frames at a time."""
+    torch.set_num_threads(max(1, threads))
+    device = resolve_device(device)
+    model, header = load_model(model_path, device)
+    model = prepare(model, device)
+    frames = list_frames(Path(frames_dir) / chunk_name(chunk))
+    images = [read_rgb(path) for path in frames]
+    log(f"model {model_path}: {header.get('arch', model.arch)}, style {header.get('style', '?')}; device {device}, "
+        f"precision {precision}, batch {batch_size}")
+    stats: dict[str, Any] = {"chunk": chunk, "weights": header.get("weights"), "model": model_path, "device": device, "frames": []}
+    began = time.perf_counter()
+    with atomic_dir(out_dir) as scratch:
+        for path, output in zip(frames, stylize_batches(model, images, device, batch_size, precision, preserve_colors=preserve_colors)):
+            write_rgb(scratch / path.name, output)
+        seconds = (time.perf_counter() - began) / max(1, len(frames))
+        stats["frames"] = [{"frame": int(p.stem), "seconds": seconds} for p in frames]
+        (scratch / "stats.json").write_text(json.dumps(stats, indent=1))
+    log(f"{len(frames)} frames, {seconds * 1000:.1f} ms a frame")
+    return stats
+
+
+def train_job(
+    style_path: str,
+    videos: Sequence[str],
+    weights_path: str,
+    out_path: str,
+    settings: dict[str, Any],
+    arch: str,
+    model_id: str,
+    device: str,
+    threads: int,
+    log: Log = stderr_log,
+) -> dict[str, Any]:
+    """Train the feed-forward network on `videos` for the style image; resumes from a partial checkpoint."""
+    from stylepipe import lossnet  # torchvision: only training needs the loss network
+    from stylepipe.train import TrainSettings, load_training_clips, train
+
+    torch.set_num_threads(max(1, threads))
+    device = resolve_device(device)
+    train_settings = TrainSettings.from_config(settings, arch)
+    net = lossnet.load_loss_network(weights_path, device=device)
+    log(f"loss network: {net.info.arch} from {net.info.source}; device {device}")
+    style = Image.fromarray(read_rgb(style_path))
+    scale = train_settings.image_size / min(style.size)
+    style = style.resize((round(style.width * scale), round(style.height * scale)), Image.Resampling.LANCZOS)
+    clips = load_training_clips(videos, train_settings.image_size, train_settings.max_frames_per_video)
+    log(f"training {arch} on {sum(len(c) for c in clips)} frames from {len(clips)} source(s) at {train_settings.image_size} px")
+    header = {"arch": arch, "style": style_path, "run": model_id, "weights": net.info.as_dict(), "train": asdict(train_settings)}
+    partial = Path(out_path).with_name(Path(out_path).stem + ".partial.safetensors")
+    final = train(net, np.array(style), clips, train_settings, out_path, partial, header, log=log)
+    log(f"saved {out_path}: loss {final['first_loss']:.4g} at step 1, {final['last_loss']:.4g} at step {final['steps']}")
+    return final

@@ -1,0 +1,92 @@
+"""Gatys mode: the loss network's weights and the per-chunk optimisation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from stylepipe import lossnet
+from stylepipe.flow import ChunkFlows
+from stylepipe.frames import atomic_dir, chunk_name, frame_name, list_frames, read_rgb, write_rgb
+from stylepipe.gatys import GatysSettings, initial_image, optimise_frame, temporal_terms, to_tensor, to_uint8
+from stylepipe.jobs.common import Log, find_frame, resolve_device, stderr_log
+from stylepipe.style_targets import StyleTargets
+
+
+def lossnet_job(spec: str, out_path: str, log: Log = stderr_log) -> None:
+    """Resolve a named weights source once and cache it as safetensors for every stylise job."""
+    state, info = lossnet.fetch_named_weights(spec, log=log)
+    lossnet.save_weights(out_path, state, info)
+    log(f"loss network weights ({spec}): {info.arch} from {info.source}")
+
+
+def stylize_gatys_chunk_job(
+    frames_dir: str,
+    chunk: int,
+    style_dir: str,
+    index_path: str,
+    weights_path: str,
+    out_dir: str,
+    settings: dict[str, Any],
+    window: int,
+    device: str,
+    threads: int,
+    flow_path: str | None = None,
+    previous_dirs: Sequence[str] = (),
+    log: Log = stderr_log,
+) -> dict[str, Any]:
+    """Optimise every frame of one chunk; writes the frames and a stats.json with losses and timings.
+
+    With temporal consistency on, frame t starts from the stylised frame t-1 warped by the flow and is
+    pulled towards it (and towards t-2, t-4 with long-term offsets) where the flow is reliable. Frames from
+    earlier chunks are read from `previous_dirs`, which is why chunk k runs after chunk k-1.
+    """
+    torch.set_num_threads(max(1, threads))
+    device = resolve_device(device)
+    gatys = GatysSettings.from_config(settings)
+    net = lossnet.load_loss_network(weights_path, device=device)
+    log(f"loss network: {net.info.arch} from {net.info.source}; device {device}")
+    index = json.loads(Path(index_path).read_text())
+    targets = StyleTargets(net, style_dir, index, lossnet.STYLE_LAYERS[net.info.arch], window, device)
+    frames = list_frames(Path(frames_dir) / chunk_name(chunk))
+    flows = ChunkFlows.load(flow_path) if gatys.uses_previous_frames and flow_path else None
+    generator = torch.Generator().manual_seed(gatys.seed + chunk)
+    stats: dict[str, Any] = {"chunk": chunk, "weights": net.info.as_dict(), "device": device, "frames": []}
+    # Stylised frames as saved (uint8), so a resumed run warps exactly what an uninterrupted one would.
+    done: dict[int, np.ndarray] = {}
+    with atomic_dir(out_dir) as scratch:
+        for path in frames:
+            number = int(path.stem)
+            content = to_tensor(read_rgb(path), device)
+            start, temporal_loss = None, None
+            if flows is not None:
+                offsets = [d for d in gatys.previous_offsets if number - d >= 0 and flows.has(d, number)]
+                previous = {d: done.get(number - d) for d in offsets}
+                for d in offsets:
+                    if previous[d] is None:
+                        previous[d] = read_rgb(find_frame(previous_dirs, number - d))
+                start, temporal_loss = temporal_terms(
+                    content, previous, {d: flows.backward(d, number) for d in offsets},
+                    {d: flows.reliable(d, number) for d in offsets}, gatys,
+                )
+            if start is None:
+                start = initial_image(gatys.init, content, generator)
+            iterations = gatys.first_iterations if number == 0 else gatys.iterations
+            result = optimise_frame(net, content, targets.grams_for(number), start, gatys, iterations, temporal_loss)
+            done[number] = to_uint8(result.image)
+            write_rgb(scratch / frame_name(number), done[number])
+            log(
+                f"frame {number:6d}  loss {result.total_loss:.4g} (content {result.content_loss:.4g}, "
+                f"style {result.style_loss:.4g})  {result.iterations} it  {result.seconds:.2f} s"
+            )
+            stats["frames"].append(
+                {"frame": number, "total_loss": result.total_loss, "content_loss": result.content_loss,
+                 "style_loss": result.style_loss, "iterations": result.iterations, "seconds": result.seconds}
+            )
+        (scratch / "stats.json").write_text(json.dumps(stats, indent=1))
+    return stats

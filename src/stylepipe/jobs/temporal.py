@@ -1,0 +1,115 @@
+"""Optical flow, blend stabilisation and the warping-error report. No torch here."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from stylepipe.flow import ChunkFlows, FlowEstimator, chunk_flows, warping_error
+from stylepipe.frames import atomic_dir, atomic_file, chunk_name, list_frames, read_rgb, write_rgb, write_text_atomic
+from stylepipe.jobs.common import Log, content_frame_path, find_frame, stderr_log
+from stylepipe.metrics import finite_mean
+from stylepipe.temporal import blend_with_previous
+
+
+def flow_job(frames_dir: str, chunk: int, chunk_frames: int, out_path: str, method: str, preset: str, offsets: Sequence[int], threads: int = 1, log: Log = stderr_log) -> None:
+    """Backward/forward flow and reliability masks from every frame of a chunk to the frames `offsets` back."""
+    cv2.setNumThreads(max(1, threads))
+    estimator = FlowEstimator(method, preset)
+    targets = [int(path.stem) for path in list_frames(Path(frames_dir) / chunk_name(chunk))]
+    wanted = {t - d for t in targets for d in offsets if t - d >= 0} | set(targets)
+    frames = {t: read_rgb(content_frame_path(frames_dir, t, chunk_frames)) for t in sorted(wanted)}
+    began = time.perf_counter()
+    arrays = chunk_flows(frames, targets, tuple(offsets), estimator)
+    with atomic_file(out_path) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    pairs = len(arrays) // 2
+    log(f"flow ({method}{'/' + preset if method == 'dis' else ''}): {pairs} pairs for frames {targets[0]}-{targets[-1]}, "
+        f"{(time.perf_counter() - began) / max(1, pairs) * 1000:.1f} ms a pair (both directions and mask)")
+
+
+def stabilize_chunk_job(
+    raw_dir: str, chunk: int, flow_path: str, previous_dirs: Sequence[str], out_dir: str, strength: float, log: Log = stderr_log
+) -> None:
+    """Blend each stylised frame with the stabilised frame before it, warped by the flow, where it is reliable."""
+    flows = ChunkFlows.load(flow_path)
+    done: dict[int, np.ndarray] = {}
+    with atomic_dir(out_dir) as scratch:
+        for path in list_frames(raw_dir):
+            number = int(path.stem)
+            fresh = read_rgb(path)
+            if number == 0 or not flows.has(1, number):
+                done[number] = fresh
+            else:
+                previous = done[number - 1] if number - 1 in done else read_rgb(find_frame(previous_dirs, number - 1))
+                done[number] = blend_with_previous(fresh, previous, flows.backward(1, number), flows.reliable(1, number), strength)
+            write_rgb(scratch / path.name, done[number])
+        stats = json.loads((Path(raw_dir) / "stats.json").read_text())
+        stats["stabilised"] = {"method": "blend", "strength": strength}
+        (scratch / "stats.json").write_text(json.dumps(stats, indent=1))
+    log(f"stabilised {len(done)} frames (blend, strength {strength})")
+
+
+def report_job(
+    frames_dir: str,
+    stylized_dirs: Sequence[str],
+    flow_paths: Sequence[str],
+    out_path: str,
+    unstabilised_dirs: Sequence[str] = (),
+    log: Log = stderr_log,
+) -> dict[str, Any]:
+    """metrics.json: E_warp of the output and of the content (same flows and masks), losses, timings, weights.
+
+    Frames are read one at a time and flows one chunk at a time, so memory does not grow with the video.
+    The folder lists are in chunk order, as the workflow's chunk list gives them.
+    """
+    content_chunks = sorted(Path(frames_dir).glob("chunk_*"))
+    sequences = {"output": stylized_dirs, "input": [str(c) for c in content_chunks], "unstabilised": unstabilised_dirs}
+    sequences = {name: folders for name, folders in sequences.items() if folders}
+    errors: dict[str, list[float]] = {name: [] for name in sequences}
+    previous: dict[str, np.ndarray] = {}
+    count = 0
+    for chunk, flow_path in enumerate(flow_paths):
+        flows = ChunkFlows.load(flow_path)
+        for path in list_frames(content_chunks[chunk]):
+            t = int(path.stem)
+            current = {name: read_rgb(Path(folders[chunk]) / path.name) for name, folders in sequences.items()}
+            if previous:
+                bwd, mask = flows.backward(1, t), flows.reliable(1, t)
+                for name in sequences:
+                    errors[name].append(warping_error(current[name], previous[name], bwd, mask))
+            previous = current
+            count += 1
+    out_errors, in_errors, raw_errors = errors["output"], errors["input"], errors.get("unstabilised")
+    stats = [json.loads((Path(folder) / "stats.json").read_text()) for folder in stylized_dirs]
+    per_frame = [frame for chunk in stats for frame in chunk["frames"]]
+    out_mean, in_mean = finite_mean(out_errors), finite_mean(in_errors)
+    report = {
+        "frames": count,
+        "warp_error": {
+            "output_mean": out_mean,
+            "input_mean": in_mean,
+            "ratio_output_to_input": out_mean / in_mean if in_mean > 0 else None,
+            "output_per_frame": out_errors,
+            "input_per_frame": in_errors,
+            "unstabilised_output_mean": finite_mean(raw_errors) if raw_errors is not None else None,
+            "unstabilised_output_per_frame": raw_errors,
+            "definition": "Lai et al. 2018: sum(M |F_t - warp(F_t-1)|^2) / sum(M), RGB in [0,1], M = Ruder consistency mask of the content flow",
+        },
+        "weights": stats[0]["weights"] if stats else None,
+        "device": stats[0]["device"] if stats else None,
+        "stylize": {
+            "seconds_per_frame": finite_mean([f["seconds"] for f in per_frame]),
+            "content_loss_per_frame": [f.get("content_loss") for f in per_frame],
+            "style_loss_per_frame": [f.get("style_loss") for f in per_frame],
+        },
+    }
+    write_text_atomic(out_path, json.dumps(report, indent=1))
+    log(f"E_warp output {out_mean:.5f}, input {in_mean:.5f}, ratio {report['warp_error']['ratio_output_to_input']}")
+    return report

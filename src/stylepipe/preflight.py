@@ -1,0 +1,84 @@
+"""The input checks that run while the DAG is built, before any job. Nothing here imports torch."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from stylepipe.errors import StylepipeError
+from stylepipe.frames import read_rgb
+from stylepipe.settings import LOSS_NETWORK_SOURCES
+from stylepipe.style import parse_style_sources
+from stylepipe.video import probe
+
+TRAINED_ARCHS = ("johnson", "fast")
+
+
+def trains_per_style(cfg: dict[str, Any]) -> bool:
+    """Whether this config's feed-forward network is one trained for one style (johnson or fast, or a given model)."""
+    block = cfg["feedforward"]
+    return cfg["mode"] == "feedforward" and (block["arch"] in TRAINED_ARCHS or bool(block["model"]))
+
+
+def uses_arbitrary_network(cfg: dict[str, Any]) -> bool:
+    return cfg["mode"] == "feedforward" and not trains_per_style(cfg)
+
+
+def uses_loss_network(cfg: dict[str, Any]) -> bool:
+    """Gatys mode and per-style training need VGG; the pretrained arbitrary-style network does not."""
+    return cfg["mode"] == "gatys" or (trains_per_style(cfg) and not cfg["feedforward"]["model"])
+
+
+def preflight(cfg: dict[str, Any], generated: Sequence[str] = ()) -> None:
+    """Check a validated config's inputs before any job runs; files a rule will generate are skipped."""
+
+    def check(key: str, path: str, read: Callable[[str], object]) -> None:
+        if path in generated:
+            return
+        try:
+            read(path)
+        except StylepipeError as err:
+            raise StylepipeError(f"config key '{key}': {err}") from None
+
+    check("content", cfg["content"], probe)
+    if trains_per_style(cfg) and cfg["feedforward"]["model"]:
+        # The style lives in the trained model: `style` and the loss network are not used.
+        check("feedforward.model", cfg["feedforward"]["model"], check_model_header)
+        return
+    sources = parse_style_sources(cfg["style"])
+    if trains_per_style(cfg) and (len(sources) != 1 or not sources[0].is_image):
+        raise StylepipeError(
+            f"config key 'style': feedforward.arch {cfg['feedforward']['arch']} trains a network for one style image; "
+            "for a style video or a blend of styles use feedforward.arch: arbitrary, or mode: gatys"
+        )
+    for source in sources:
+        check("style", source.path, read_rgb if source.is_image else probe)
+    if trains_per_style(cfg):
+        for video in cfg["feedforward"]["train"]["videos"]:
+            check("feedforward.train.videos", video, existing_path)
+    weights = cfg["loss_network"]["weights"]
+    if uses_loss_network(cfg) and weights not in LOSS_NETWORK_SOURCES:
+        check("loss_network.weights", weights, existing_path)
+
+
+def existing_path(path: str) -> None:
+    if not Path(path).exists():
+        raise StylepipeError(f"{path}: file or folder not found")
+
+
+def check_model_header(path: str) -> None:
+    """A feed-forward model file exists and, for safetensors, has a readable header (the job reads the tensors)."""
+    if not Path(path).is_file():
+        raise StylepipeError(f"{path}: model file not found; leave feedforward.model empty to train one")
+    if Path(path).suffix != ".safetensors":
+        return
+    from safetensors import safe_open
+
+    try:
+        with safe_open(path, framework="numpy") as handle:
+            header = (handle.metadata() or {}).get("stylepipe", "{}")
+        json.loads(header)
+    except Exception as exc:  # noqa: BLE001 - corrupt files of any kind end as one clear line
+        raise StylepipeError(f"{path}: cannot read model ({type(exc).__name__}: {str(exc)[:160]})") from None

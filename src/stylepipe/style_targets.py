@@ -1,0 +1,52 @@
+"""Gram-matrix style targets for Gatys mode, per content frame."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from stylepipe.frames import list_frames, read_rgb
+from stylepipe.losses import gram_matrix
+
+
+class StyleTargets:
+    """Gram-matrix targets for each content frame: blended over styles, averaged over a window of style frames.
+
+    Averaging the Grams of 2*window+1 neighbouring style frames keeps the style video's own flicker out of
+    the output. Grams of each style frame are computed once and cached.
+    """
+
+    def __init__(self, net: torch.nn.Module, style_dir: str | Path, index: dict, layers: Sequence[str], window: int, device: str | torch.device) -> None:
+        self.net = net
+        self.style_dir = Path(style_dir)
+        self.index = index
+        self.layers = tuple(layers)
+        self.window = window
+        self.device = device
+        self._cache: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
+
+    def _frame_grams(self, style: int, frame: int) -> dict[str, torch.Tensor]:
+        key = (style, frame)
+        if key not in self._cache:
+            entry = self.index["styles"][style]
+            image = read_rgb(list_frames(self.style_dir / entry["folder"])[frame])
+            tensor = torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255).to(self.device)
+            with torch.no_grad():
+                features = self.net(tensor)
+            self._cache[key] = {layer: gram_matrix(features[layer]) for layer in self.layers}
+        return self._cache[key]
+
+    def grams_for(self, content_frame: int) -> dict[str, torch.Tensor]:
+        """The target Gram per style layer for content frame `content_frame`."""
+        blended: dict[str, torch.Tensor] = {}
+        for style, entry in enumerate(self.index["styles"]):
+            centre = entry["index"][content_frame]
+            lo, hi = max(0, centre - self.window), min(entry["frames"] - 1, centre + self.window)
+            for frame in range(lo, hi + 1):
+                grams = self._frame_grams(style, frame)
+                share = entry["weight"] / (hi - lo + 1)
+                for layer, gram in grams.items():
+                    blended[layer] = blended[layer] + share * gram if layer in blended else share * gram
+        return blended
