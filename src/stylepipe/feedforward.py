@@ -17,6 +17,7 @@ from PIL import Image
 
 from stylepipe.arbitrary import StylePredictor
 from stylepipe.frames import list_frames, read_rgb
+from stylepipe.style import style_frame_shares
 from stylepipe.colour import keep_content_colours
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -122,13 +123,8 @@ class StyleVectors:
 
     def for_frame(self, content_frame: int) -> torch.Tensor:
         """The (100,) style vector for content frame `content_frame`."""
-        total = torch.zeros(())
-        for style, entry in enumerate(self.index["styles"]):
-            centre = entry["index"][content_frame]
-            lo, hi = max(0, centre - self.window), min(entry["frames"] - 1, centre + self.window)
-            for frame in range(lo, hi + 1):
-                total = total + entry["weight"] / (hi - lo + 1) * self._frame_vector(style, frame)
-        return total
+        shares = style_frame_shares(self.index, content_frame, self.window)
+        return sum(share * self._frame_vector(style, frame) for style, frame, share in shares)
 
     @classmethod
     def from_files(cls, predictor: StylePredictor, style_dir: str | Path, index_path: str | Path, window: int, size: int, device: str) -> "StyleVectors":

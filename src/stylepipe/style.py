@@ -109,3 +109,14 @@ def extract_style_frames(
         index = {"match": match, "content_frames": content_frames, "styles": entries}
         write_text_atomic(index_path, json.dumps(index, indent=1))
     return index
+
+
+def style_frame_shares(index: dict, content_frame: int, window: int) -> list[tuple[int, int, float]]:
+    """(style, style frame, share) for content frame `content_frame`: each style's weight spread evenly over the
+    2*window+1 style frames around the one the index gives it (fewer at the ends). The shares add up to 1."""
+    shares = []
+    for style, entry in enumerate(index["styles"]):
+        centre = entry["index"][content_frame]
+        lo, hi = max(0, centre - window), min(entry["frames"] - 1, centre + window)
+        shares += [(style, frame, entry["weight"] / (hi - lo + 1)) for frame in range(lo, hi + 1)]
+    return shares

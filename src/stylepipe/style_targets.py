@@ -9,6 +9,7 @@ import torch
 
 from stylepipe.frames import list_frames, read_rgb
 from stylepipe.losses import gram_matrix
+from stylepipe.style import style_frame_shares
 
 
 class StyleTargets:
@@ -41,12 +42,7 @@ class StyleTargets:
     def grams_for(self, content_frame: int) -> dict[str, torch.Tensor]:
         """The target Gram per style layer for content frame `content_frame`."""
         blended: dict[str, torch.Tensor] = {}
-        for style, entry in enumerate(self.index["styles"]):
-            centre = entry["index"][content_frame]
-            lo, hi = max(0, centre - self.window), min(entry["frames"] - 1, centre + self.window)
-            for frame in range(lo, hi + 1):
-                grams = self._frame_grams(style, frame)
-                share = entry["weight"] / (hi - lo + 1)
-                for layer, gram in grams.items():
-                    blended[layer] = blended[layer] + share * gram if layer in blended else share * gram
+        for style, frame, share in style_frame_shares(self.index, content_frame, self.window):
+            for layer, gram in self._frame_grams(style, frame).items():
+                blended[layer] = blended[layer] + share * gram if layer in blended else share * gram
         return blended
