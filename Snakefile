@@ -1,9 +1,6 @@
 # stylepipe: `snakemake --cores 8 results/out.mp4` renders the top-level config; results/<variant>.mp4 renders
 # a named variant from `variants:`. See README.md.
 
-configfile: "config.yaml"
-
-
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/frames.smk"

@@ -13,7 +13,7 @@ import torch
 from stylepipe import arbitrary_weights
 from stylepipe.demo import Scene, painterly_frame, write_style_video
 from stylepipe.feedforward import StyleVectors, content_vectors, mix_strength, style_image_tensor, stylize_batches
-from stylepipe.frames import read_rgb, write_rgb
+from stylepipe.frames import read_rgb, write_manifest, write_rgb
 from stylepipe.jobs.feedforward import stylize_arbitrary_chunk_job
 from stylepipe.style import StyleSource, extract_style_frames, parse_style_sources
 
@@ -91,6 +91,9 @@ def _chunk(tmp_path: Path, frames: list[np.ndarray]) -> Path:
     (folder / "chunk_0000").mkdir(parents=True)
     for t, frame in enumerate(frames):
         write_rgb(folder / "chunk_0000" / f"{t:06d}.png", frame)
+    # As content_frames_job leaves them: a manifest per chunk and one for the whole folder.
+    write_manifest(folder / "chunk_0000")
+    write_manifest(folder)
     return folder
 
 

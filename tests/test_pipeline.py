@@ -43,9 +43,8 @@ def test_output_frames_differ_from_content(finished_run, tmp_path):
     content = np.stack([np.asarray(Image.open(frame)) for frame in frames]).astype(np.float32)
     assert out.shape == content.shape
     # Baseline: the same frames through the same encoder, unstylised. Stylisation must change far more.
-    for index, frame in enumerate(frames):
-        (tmp_path / f"{index:06d}.png").symlink_to(frame)
-    encode_video(str(tmp_path / "%06d.png"), TINY_FPS, tmp_path / "plain.mp4", crf=18, codec="h264", audio_source=None, audio_codec=None)
+    source = probe(finished_run / "results/out.mp4")
+    encode_video((np.asarray(Image.open(frame)) for frame in frames), source, tmp_path / "plain.mp4", crf=18, codec="h264", audio_source=None)
     codec_error = np.abs(read_all_frames(tmp_path / "plain.mp4", (32, 24)) - content).mean()
     assert np.abs(out - content).mean() > 3 * codec_error
 
@@ -154,10 +153,15 @@ def _digest(path: Path) -> str:
 @pytest.mark.parametrize(
     "case",
     ["missing_content", "not_a_video", "no_frames", "unknown_key", "missing_style", "corrupt_style_image",
-     "missing_model", "style_video_in_trained_feedforward"],
+     "missing_model", "style_video_in_trained_feedforward", "empty_content", "style_weight_zero", "bomb_style",
+     "model_arch_unknown", "model_header_list", "cuda_without_gpu"],
 )
 def test_bad_input_gets_one_line_and_touches_nothing(case, tiny_inputs, tmp_path):
+    from stylepipe.preflight import _cuda_problem
     from stylepipe.video import ffmpeg_exe
+
+    if case == "cuda_without_gpu" and _cuda_problem() is None:
+        pytest.skip("this machine has a CUDA GPU")
 
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -185,6 +189,28 @@ def test_bad_input_gets_one_line_and_touches_nothing(case, tiny_inputs, tmp_path
     elif case == "style_video_in_trained_feedforward":
         config.update(mode="feedforward", style=str(tiny_inputs["style_video"]), feedforward={"arch": "johnson"})
         expect = "feedforward.arch: arbitrary"
+    elif case == "empty_content":
+        config["content"] = ""
+        expect = "config key 'content': is empty"
+    elif case == "style_weight_zero":
+        config["style"][1]["weight"] = 0
+        expect = "config key 'style.1.weight': 0 is not more than 0"
+    elif case == "bomb_style":
+        bomb = bad / "huge.png"
+        bomb.write_bytes(_png_header_only(20000, 20000))
+        config["style"] = str(bomb)
+        expect = f"{bomb}: too large to read"
+    elif case in ("model_arch_unknown", "model_header_list"):
+        from safetensors.numpy import save_file
+
+        model = bad / "model.safetensors"
+        header = {"arch": "evil"} if case == "model_arch_unknown" else ["arch", "johnson"]
+        save_file({"w": np.zeros(2, np.float32)}, str(model), metadata={"stylepipe": json.dumps(header)})
+        config.update(mode="feedforward", feedforward={"model": str(model)})
+        expect = "arch 'evil'" if case == "model_arch_unknown" else "header is a JSON list"
+    elif case == "cuda_without_gpu":
+        config["device"] = "cuda"
+        expect = "config key 'device': cuda was asked for"
     elif case == "corrupt_style_image":
         broken = bad / "broken.png"
         broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
@@ -196,6 +222,27 @@ def test_bad_input_gets_one_line_and_touches_nothing(case, tiny_inputs, tmp_path
     assert expect in _one_error_line(result)
     assert {p: _digest(p) for p in inputs_before} == inputs_before
     assert not (workdir / "results").exists()
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header declares `width`x`height` (a decompression bomb, as far as any reader can tell)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def test_empty_config_is_every_default(tmp_path):
+    (tmp_path / "config.yaml").write_text("")
+    result = run_snakemake(tmp_path, "results/out.mp4", "-n")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    counts = job_counts(result.stdout)
+    assert counts.get("demo_inputs") == 1 and counts.get("assemble") == 1
 
 
 def test_feedforward_trains_stylises_and_stabilises(finished_run):

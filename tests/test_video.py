@@ -32,9 +32,11 @@ def test_decode_then_encode_round_trip_keeps_count_and_fps(tmp_path):
     assert decode_frames(src, frames, (32, 24)) == 6
     assert read_rgb(list_frames(frames)[0]).shape == (24, 32, 3)
     out = tmp_path / "out.mp4"
-    encode_video(str(frames / "%06d.png"), Fraction(12), out, crf=18, codec="h264", audio_source=src, audio_codec="aac")
+    source = probe(src)
+    assert encode_video((read_rgb(p) for p in list_frames(frames)), source, out, crf=18, codec="h264", audio_source=src) == 6
     meta = probe(out)
     assert (meta.frame_count, meta.fps, meta.audio_codec) == (6, Fraction(12), "aac")
+    assert meta.pts == source.pts and meta.time_base == source.time_base
 
 
 def test_probe_errors_name_the_file(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -21,4 +22,58 @@ def read_all_frames(path: Path, size: tuple[int, int]) -> np.ndarray:
     return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3)
 
 
-__all__ = ["probe", "read_all_frames"]
+
+
+
+def marked_frame(width: int, height: int, index: int) -> np.ndarray:
+    """A test picture whose orientation can be read back: a red block in the top-left corner on a gradient."""
+    y, x = np.mgrid[0:height, 0:width]
+    frame = np.stack([(x * 200 // width), (y * 200 // height), np.full_like(x, (index * 23) % 200)], axis=2).astype(np.uint8)
+    frame[: height // 3, : width // 3] = (230, 20, 20)
+    return frame
+
+
+def write_timed_clip(
+    path: Path,
+    times: list[float],
+    size: tuple[int, int] = (64, 48),
+    *,
+    audio: tuple[float, float] | None = None,
+    empty_audio: bool = False,
+    rotation: int = 0,
+) -> None:
+    """A clip with exactly these frame times (seconds) and, optionally, a sine tone from `audio` = (start, seconds).
+
+    `empty_audio` adds an audio stream that holds no packets (an .mkv keeps such a stream; an .mp4 drops it).
+    `rotation` is a display-matrix rotation, counter-clockwise, as phones write it.
+    """
+    import av
+
+    time_base = Fraction(1, 12800)
+    steps = np.diff(times) if len(times) > 1 else [0.125]
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=Fraction(round(1 / float(np.median(steps)))))
+        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
+        video.codec_context.time_base = video.time_base = time_base
+        if rotation:
+            video.set_display_rotation(rotation)
+        sound = out.add_stream("aac", rate=48000, layout="mono") if audio or empty_audio else None
+        for index, seconds in enumerate(times):
+            frame = av.VideoFrame.from_ndarray(marked_frame(*size, index), format="rgb24")
+            frame.pts, frame.time_base = round(Fraction(seconds).limit_denominator(100000) / time_base), time_base
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        if audio:
+            start, seconds = audio
+            total = int(seconds * 48000)
+            for first in range(0, total, 1024):
+                n = min(1024, total - first)
+                t = (np.arange(n) + first) / 48000
+                block = av.AudioFrame.from_ndarray((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None], format="fltp", layout="mono")
+                block.sample_rate, block.time_base = 48000, Fraction(1, 48000)
+                block.pts = round(start * 48000) + first
+                out.mux(sound.encode(block))
+            out.mux(sound.encode(None))
+
+
+__all__ = ["marked_frame", "probe", "read_all_frames", "write_timed_clip"]

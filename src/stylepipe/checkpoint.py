@@ -33,8 +33,12 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
             with safe_open(str(path), framework="pt") as handle:
                 header = json.loads((handle.metadata() or {}).get(HEADER_KEY, "{}"))
                 tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+            if not isinstance(header, dict):
+                raise StylepipeError(f"{path}: the model's stylepipe header is not a JSON object")
             return tensors, header
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except StylepipeError:
+        raise
     except Exception as exc:  # noqa: BLE001 - pickled code, corruption: all end as one clear line
         raise StylepipeError(f"{path}: cannot read model ({type(exc).__name__}: {str(exc)[:160]})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -47,6 +51,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Tr
     tensors, header = read_checkpoint(path)
     model_tensors = {k.removeprefix("model."): v for k, v in tensors.items() if not k.startswith("optim.")}
     arch = header.get("arch") or _guess_arch(model_tensors, path)
+    if arch not in ARCHS:
+        raise StylepipeError(f"{path}: the model's header names arch {arch!r}, which is not one of {', '.join(ARCHS)}")
     model = TransformerNet(arch)
     try:
         model.load_state_dict(model_tensors)

@@ -46,6 +46,8 @@ def _describe(error: jsonschema.ValidationError, schema: dict[str, Any], prefix:
         return f"config: unknown key '{full}'; known keys here: {', '.join(known)}"
     if error.validator == "enum":
         return f"config key '{where}': {error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
+    if error.validator == "minLength" and error.instance == "":
+        return f"config key '{where}': is empty; give the path of a file"
     if "propertyNames" in error.schema_path:
         return f"config key '{where}.{error.instance}': that variant name is not allowed (use letters, digits, _ and -; 'out' is the top level)"
     if where.split(".")[0] == "style":
@@ -67,10 +69,27 @@ def _resolve_derived(config: dict[str, Any]) -> None:
     style_video.setdefault("window", 1 if old is None else old)
 
 
+def _check_style_weights(style: Any, prefix: str) -> None:
+    """A weight of 0 or less is its own mistake; the schema's oneOf would only say the style list is malformed."""
+    if not isinstance(style, list):
+        return
+    for number, item in enumerate(style):
+        weight = item.get("weight") if isinstance(item, dict) else None
+        if isinstance(weight, (int, float)) and not isinstance(weight, bool) and weight <= 0:
+            where = ".".join(p for p in (prefix, f"style.{number}.weight") if p)
+            raise StylepipeError(f"config key '{where}': {weight} is not more than 0; leave a style out of the list instead")
+        if isinstance(item, str) and not item or isinstance(item, dict) and item.get("path") == "":
+            where = ".".join(p for p in (prefix, f"style.{number}") if p)
+            raise StylepipeError(f"config key '{where}': the path is empty; give the path of a file")
+
+
 def validate(config: dict[str, Any], schema: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """A validated copy of `config` with every default filled in; raises StylepipeError naming the key."""
+    if config is None:
+        config = {}  # an empty config.yaml: every key has a default
     if not isinstance(config, dict):
         raise StylepipeError("config: expected a mapping of keys to values")
+    _check_style_weights(config.get("style"), prefix)
     filled = copy.deepcopy(config)
     _fill_defaults(filled, schema)
     validator = jsonschema.Draft7Validator(schema)
@@ -94,6 +113,7 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
 
 def resolve_variants(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Map every output name (`out` and each variant) to its full, validated config."""
+    config = config or {}
     base = validate(config, schema)
     plain = {key: value for key, value in config.items() if key != "variants"}
     resolved = {TOP_LEVEL_NAME: {k: v for k, v in base.items() if k != "variants"}}
@@ -104,6 +124,24 @@ def resolve_variants(config: dict[str, Any], schema: dict[str, Any]) -> dict[str
         merged.pop("variants", None)
         resolved[name] = merged
     return resolved
+
+
+def merge_config_file(config: dict[str, Any], path: str | Path) -> None:
+    """Put the keys of `path` (when it exists) under those already in `config`, which came from the command line."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise StylepipeError(f"{path}: not readable YAML ({str(exc).splitlines()[0][:160]})") from None
+    if loaded is None:
+        return
+    if not isinstance(loaded, dict):
+        raise StylepipeError(f"{path}: expected keys at the top level, found a {type(loaded).__name__}")
+    given = copy.deepcopy(config)
+    config.clear()
+    config.update(_deep_merge(loaded, given))
 
 
 def unknown_variant_message(name: str, known: list[str]) -> str:

@@ -7,7 +7,11 @@ onto frame t's pixel grid.
 
 from __future__ import annotations
 
+import os
+import uuid
+import zipfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
@@ -130,8 +134,17 @@ class ChunkFlows:
 
     @classmethod
     def load(cls, path: str) -> "ChunkFlows":
-        with np.load(path) as data:
-            return cls({key: data[key] for key in data.files})
+        try:
+            with np.load(path) as data:
+                return cls({key: data[key] for key in data.files})
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            if not Path(path).is_file():
+                raise StylepipeError(f"{path}: flow file not found") from None
+            # A damaged cache: move it out of the way so the same command recomputes it.
+            aside = Path(path).with_name(f".{Path(path).name}.damaged-{uuid.uuid4().hex[:6]}")
+            os.replace(path, aside)
+            raise StylepipeError(f"{path}: damaged flow file ({type(exc).__name__}); set aside as {aside.name}: "
+                                 "run the same command again to redo it") from None
 
     def has(self, offset: int, frame: int) -> bool:
         return f"bwd_{offset}_{frame}" in self.arrays

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,24 +38,113 @@ def frame_name(index: int) -> str:
     return f"{index:06d}.png"
 
 
+MANIFEST = "manifest.json"
+class DamagedCacheError(StylepipeError):
+    """A cached folder that no longer holds what was written into it."""
+
+
 @contextmanager
 def atomic_dir(final: str | Path) -> Iterator[Path]:
-    """Yield a scratch folder that becomes `final` only if the block finishes.
+    """Yield a scratch folder that becomes `final` only if the block finishes, with a manifest of what it holds.
 
-    A killed job therefore never leaves a folder that looks finished but is not.
+    A killed job therefore never leaves a folder that looks finished but is not, and a folder damaged later is
+    told apart from a finished one by its manifest. Scratch folders that killed jobs left for `final` are removed
+    here: Snakemake runs one job per output at a time, so no one else is writing them.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in final.parent.glob(f".{final.name}.tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
     scratch = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
     scratch.mkdir()
     try:
         yield scratch
+        write_manifest(scratch)
         if final.exists():
             shutil.rmtree(final)
         os.replace(scratch, final)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise StylepipeError(f"{final}: no space left on device") from None
+        raise
     finally:
         if scratch.exists():
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _listed_files(folder: Path) -> list[Path]:
+    # Snakemake stamps directory outputs with its own hidden file after the job; it is not part of the content.
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST and not p.name.startswith(".snakemake"))
+
+
+def write_manifest(folder: Path) -> None:
+    """Record every file under `folder` (name, size, BLAKE2b) in `folder/manifest.json`."""
+    files = _listed_files(folder)
+    entries = {p.relative_to(folder).as_posix(): [p.stat().st_size, _digest(p)] for p in files}
+    (folder / MANIFEST).write_text(json.dumps({"files": entries}, indent=0))
+
+
+def check_folder(folder: str | Path, *, contents: bool = True) -> None:
+    """Raise DamagedCacheError, naming the folder and the first bad file, unless it holds what its manifest says.
+
+    Without `contents` only names and sizes are compared: cheap enough to run over every cached folder each time
+    the workflow is parsed. Consumers compare contents too, before they read.
+    """
+    folder = Path(folder)
+    try:
+        entries = json.loads((folder / MANIFEST).read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DamagedCacheError(f"{folder}: no readable {MANIFEST} (an older stylepipe wrote it, or a damaged one), "
+                                "so what it holds cannot be trusted") from None
+    present = {p.relative_to(folder).as_posix() for p in _listed_files(folder)}
+    for name, (size, digest) in entries.items():
+        path = folder / name
+        if name not in present:
+            raise DamagedCacheError(f"{folder}: {name} is missing")
+        if path.stat().st_size != size:
+            raise DamagedCacheError(f"{folder}: {name} has {path.stat().st_size} bytes, not the {size} written")
+        if contents and _digest(path) != digest:
+            raise DamagedCacheError(f"{folder}: {name} has changed since it was written")
+    extra = sorted(present - set(entries))
+    if extra:
+        raise DamagedCacheError(f"{folder}: {extra[0]} was not written by its job")
+
+
+def set_aside(folder: str | Path) -> Path:
+    """Rename a damaged folder out of the way (nothing is deleted), so that its job runs again."""
+    folder = Path(folder)
+    target = folder.with_name(f".{folder.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}")
+    os.replace(folder, target)
+    return target
+
+
+def output_root(folder: str | Path) -> Path:
+    """The job output that holds `folder`: a chunk of the content frames belongs to the whole frames folder."""
+    root = Path(folder)
+    while (root.parent / MANIFEST).is_file():
+        root = root.parent
+    return root
+
+
+def checked_folder(folder: str | Path) -> Path:
+    """`folder`, after checking it against its manifest.
+
+    A damaged folder's job output is set aside, so that the same command redoes it, and the job stops with one line.
+    """
+    try:
+        check_folder(folder)
+    except DamagedCacheError as err:
+        moved = set_aside(output_root(folder))
+        raise DamagedCacheError(f"{err}; set aside as {moved.name}: run the same command again to redo it") from None
+    return Path(folder)
 
 
 @contextmanager
@@ -62,10 +155,22 @@ def atomic_file(final: str | Path) -> Iterator[Path]:
     scratch = final.with_name(f".{final.stem}.tmp-{uuid.uuid4().hex[:8]}{final.suffix}")
     try:
         yield scratch
+        # Some writers (safetensors) create files readable by their owner only; a cache is shared like any output.
+        os.chmod(scratch, 0o666 & ~_umask())
         os.replace(scratch, final)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise StylepipeError(f"{final}: no space left on device") from None
+        raise
     finally:
         if scratch.exists():
             scratch.unlink()
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
@@ -95,6 +200,9 @@ def read_rgb(path: str | Path) -> np.ndarray:
                 background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
                 img = Image.alpha_composite(background, rgba)
             return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    except Image.DecompressionBombError as exc:
+        # Pillow's guard against images whose header declares more pixels than memory can take.
+        raise StylepipeError(f"{path}: too large to read ({exc}); scale the image down first") from None
     except (OSError, ValueError) as exc:
         raise StylepipeError(f"{path}: not a readable image ({exc})") from None
 
@@ -116,4 +224,6 @@ def split_into_chunks(flat_dir: Path, out_dir: Path, chunk_frames: int) -> int:
         chunk_dir = out_dir / chunk_name(index // chunk_frames)
         chunk_dir.mkdir(parents=True, exist_ok=True)
         os.replace(frame, chunk_dir / frame_name(index))
+    for chunk_dir in out_dir.glob("chunk_*"):
+        write_manifest(chunk_dir)
     return len(frames)

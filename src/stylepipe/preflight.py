@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -11,7 +13,7 @@ from stylepipe.errors import StylepipeError
 from stylepipe.frames import read_rgb
 from stylepipe.settings import LOSS_NETWORK_SOURCES
 from stylepipe.style import parse_style_sources
-from stylepipe.video import probe
+from stylepipe.video import check_video
 
 TRAINED_ARCHS = ("johnson", "fast")
 
@@ -42,7 +44,9 @@ def preflight(cfg: dict[str, Any], generated: Sequence[str] = ()) -> None:
         except StylepipeError as err:
             raise StylepipeError(f"config key '{key}': {err}") from None
 
-    check("content", cfg["content"], probe)
+    check("content", cfg["content"], check_video)
+    if cfg["device"] == "cuda":
+        check_cuda()
     if trains_per_style(cfg) and cfg["feedforward"]["model"]:
         # The style lives in the trained model: `style` and the loss network are not used.
         check("feedforward.model", cfg["feedforward"]["model"], check_model_header)
@@ -54,7 +58,7 @@ def preflight(cfg: dict[str, Any], generated: Sequence[str] = ()) -> None:
             "for a style video or a blend of styles use feedforward.arch: arbitrary, or mode: gatys"
         )
     for source in sources:
-        check("style", source.path, read_rgb if source.is_image else probe)
+        check("style", source.path, read_rgb if source.is_image else check_video)
     if trains_per_style(cfg):
         for video in cfg["feedforward"]["train"]["videos"]:
             check("feedforward.train.videos", video, existing_path)
@@ -78,7 +82,32 @@ def check_model_header(path: str) -> None:
 
     try:
         with safe_open(path, framework="numpy") as handle:
-            header = (handle.metadata() or {}).get("stylepipe", "{}")
-        json.loads(header)
+            header = json.loads((handle.metadata() or {}).get("stylepipe", "{}"))
     except Exception as exc:  # noqa: BLE001 - corrupt files of any kind end as one clear line
         raise StylepipeError(f"{path}: cannot read model ({type(exc).__name__}: {str(exc)[:160]})") from None
+    if not isinstance(header, dict):
+        raise StylepipeError(f"{path}: the model's stylepipe header is a JSON {type(header).__name__}, not an object")
+    arch = header.get("arch")
+    if arch is not None and arch not in TRAINED_ARCHS:
+        raise StylepipeError(f"{path}: the model's header names arch {arch!r}, which is not one of {', '.join(TRAINED_ARCHS)}")
+
+
+def check_cuda() -> None:
+    """`device: cuda` on a machine without a usable CUDA driver stops here, before any job, without importing torch."""
+    problem = _cuda_problem()
+    if problem:
+        raise StylepipeError(f"config key 'device': cuda was asked for but {problem}; use auto or cpu")
+
+
+def _cuda_problem() -> str | None:
+    name = ctypes.util.find_library("cuda") or "libcuda.so.1"
+    try:
+        driver = ctypes.CDLL(name)
+    except OSError:
+        return "no CUDA driver (libcuda) is installed"
+    count = ctypes.c_int(0)
+    if driver.cuInit(0) != 0:
+        return "the CUDA driver does not start (cuInit failed)"
+    if driver.cuDeviceGetCount(ctypes.byref(count)) != 0 or count.value == 0:
+        return "the CUDA driver sees no GPU"
+    return None

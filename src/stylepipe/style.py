@@ -36,6 +36,8 @@ def parse_style_sources(style: str | Sequence[dict | str]) -> list[StyleSource]:
     sources = [StyleSource(item) if isinstance(item, str) else StyleSource(item["path"], float(item.get("weight", 1.0))) for item in items]
     if not sources:
         raise StylepipeError("style: the list of styles is empty")
+    if any(not source.path for source in sources):
+        raise StylepipeError("config key 'style': a path is empty; give the path of an image or video")
     total = sum(source.weight for source in sources)
     if total <= 0:
         raise StylepipeError("style: the weights of the styles must add up to more than 0")

@@ -8,7 +8,7 @@ from snakemake.utils import min_version
 from stylepipe import config as stylepipe_config
 from stylepipe.arbitrary_files import ARBITRARY_WEIGHTS_FILE
 from stylepipe.errors import StylepipeError
-from stylepipe.frames import chunk_count
+from stylepipe.frames import DamagedCacheError, check_folder, chunk_count, set_aside
 from stylepipe.preflight import preflight, trains_per_style, uses_arbitrary_network
 from stylepipe.settings import LOSS_NETWORK_SOURCES as NAMED_SOURCES
 from stylepipe.settings import GatysSettings, TrainSettings, model_name
@@ -35,6 +35,13 @@ def fail(message):
     sys.exit(f"stylepipe: {message}")
 
 
+# config.yaml is read here, not by `configfile:`, which refuses an empty file although every key has a default.
+# Values given on the command line (--config, --configfile) still win over the file's.
+try:
+    stylepipe_config.merge_config_file(config, "config.yaml")
+except StylepipeError as err:
+    fail(err)
+
 # Validate the config and every variant (and fill in defaults) before any job runs.
 try:
     SCHEMA = stylepipe_config.load_schema(
@@ -45,6 +52,53 @@ except StylepipeError as err:
     fail(err)
 
 CHECKED = set()
+
+
+# Snakemake has not chosen an executor yet while it parses, so `workflow.dryrun` is always False here.
+LOOKING_FLAGS = {
+    "--dry-run", "--dryrun", "--lint", "--unlock", "--summary", "--detailed-summary", "--dag", "--rulegraph",
+    "--filegraph", "--d3dag", "--report", "--touch", "--list-rules", "--list-target-rules", "--list-changes",
+    "--list-code-changes", "--list-input-changes", "--list-params-changes", "--lc", "--li", "--lp", "--cleanup-metadata",
+}
+
+
+def only_looks():
+    """Whether this invocation only looks (a dry run, lint, a summary...): then a damaged cache is reported, not moved."""
+    for arg in sys.argv[1:]:
+        if arg.split("=")[0] in LOOKING_FLAGS:
+            return True
+        if arg.startswith("-") and not arg.startswith("--") and set(arg[1:]) & set("nlSDt"):
+            return True
+    return False
+
+
+def check_cached_folders():
+    """Set aside every cached frame folder that no longer matches its manifest, so that this run redoes it.
+
+    Names and sizes only (a stat per file): a deleted or truncated frame would otherwise look finished to
+    Snakemake. Jobs compare contents too before they read a folder.
+    """
+    for name in VARIANTS:
+        root = Path("results") / name
+        if not root.is_dir():
+            continue
+        folders = [root / "frames/content", root / "frames/style"]
+        folders += sorted(root.glob("stylized/chunk_*")) + sorted(root.glob("feedforward/chunk_*")) + sorted(root.glob("stable/chunk_*"))
+        for folder in folders:
+            if not folder.is_dir():
+                continue
+            try:
+                check_folder(folder, contents=False)
+            except DamagedCacheError as err:
+                if only_looks():
+                    print(f"stylepipe: {err}; a real run sets it aside and redoes it", file=sys.stderr)
+                else:
+                    moved = set_aside(folder)
+                    print(f"stylepipe: {err}; set aside as {moved.name}, and redone by this run", file=sys.stderr)
+
+
+if workflow.is_main_process:
+    check_cached_folders()
 
 
 def cfg(wildcards):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from stylepipe.errors import StylepipeError
-from stylepipe.frames import chunk_name, frame_name, list_frames
+from stylepipe.frames import checked_folder, chunk_name, frame_name, list_frames
 
 Log = Callable[[str], None]
 
@@ -23,14 +26,78 @@ def job_log(path: str) -> Iterator[None]:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", buffering=1) as handle:
         saved, sys.stderr = sys.stderr, handle
+        stop_when_snakemake_dies(handle)
         try:
             yield
-        except StylepipeError as err:
-            print(f"error: {err}", file=handle)
-            print(f"stylepipe: {err}", file=saved)
+        except (StylepipeError, OSError) as err:
+            if isinstance(err, OSError) and err.errno != errno.ENOSPC:
+                raise
+            message = str(err) if isinstance(err, StylepipeError) else f"{err.filename or path}: no space left on device"
+            print(f"error: {message}", file=handle)
+            print(f"stylepipe: {message}", file=saved)
             raise SystemExit(1) from None
         finally:
             sys.stderr = saved
+
+
+def _command_line(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+def _parent_pid(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+def _snakemake_pid() -> int:
+    """The nearest ancestor that is Snakemake itself (not the shell it runs the job in); the parent if unknown."""
+    pid = os.getppid()
+    for _ in range(8):
+        argv = _command_line(pid)
+        if any(Path(arg).name == "snakemake" for arg in argv[:2]) or argv[1:3] == ["-m", "snakemake"]:
+            return pid
+        pid = _parent_pid(pid)
+        if pid <= 1:
+            break
+    return os.getppid()
+
+
+def stop_when_snakemake_dies(log: object, interval: float = 1.0) -> None:
+    """Exit this job if the Snakemake that started it is killed (`kill -9` gives it no chance to stop its jobs).
+
+    A job running on alone would still hold the CPU or GPU, and its output would be thrown away by the next run
+    anyway, as Snakemake marks it incomplete.
+    """
+    watched = _snakemake_pid()
+    if watched <= 1:
+        return
+
+    def watch() -> None:
+        while True:
+            threading.Event().wait(interval)
+            try:
+                os.kill(watched, 0)
+                if _state(watched) == "Z":  # killed, not yet reaped by its own parent
+                    raise ProcessLookupError
+            except ProcessLookupError:
+                print(f"error: Snakemake (pid {watched}) has gone; this job stops too", file=log, flush=True)
+                os._exit(1)
+            except PermissionError:
+                pass
+
+    threading.Thread(target=watch, name="stop-when-snakemake-dies", daemon=True).start()
 
 
 def resolve_device(device: str) -> str:
@@ -42,6 +109,11 @@ def resolve_device(device: str) -> str:
     if device == "cuda" and not torch.cuda.is_available():
         raise StylepipeError("config key 'device': cuda was asked for but torch sees no CUDA GPU; use auto or cpu")
     return device
+
+
+def verified_frames(folder: str | Path) -> list[Path]:
+    """The frames of a cached folder, after checking them against the folder's manifest."""
+    return list_frames(checked_folder(folder))
 
 
 def content_frame_total(frames_dir: str | Path) -> int:

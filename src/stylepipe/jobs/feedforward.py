@@ -16,8 +16,8 @@ from PIL import Image
 from stylepipe import arbitrary_weights
 from stylepipe.checkpoint import load_model
 from stylepipe.feedforward import StyleVectors, content_vectors, mix_strength, prepare, stylize_batches
-from stylepipe.frames import atomic_dir, chunk_name, list_frames, read_rgb, write_rgb
-from stylepipe.jobs.common import Log, resolve_device, stderr_log
+from stylepipe.frames import atomic_dir, checked_folder, chunk_name, read_rgb, write_rgb
+from stylepipe.jobs.common import Log, resolve_device, stderr_log, verified_frames
 
 
 def arbitrary_weights_job(out_path: str, log: Log = stderr_log) -> None:
@@ -55,9 +55,9 @@ def stylize_arbitrary_chunk_job(
     device = resolve_device(device)
     nets = arbitrary_weights.load_networks(weights_path, device)
     transformer = prepare(nets.transformer, device)
-    frames = list_frames(Path(frames_dir) / chunk_name(chunk))
+    frames = verified_frames(Path(frames_dir) / chunk_name(chunk))
     images = [read_rgb(path) for path in frames]
-    vectors = StyleVectors.from_files(nets.predictor, style_dir, index_path, window, style_size, device)
+    vectors = StyleVectors.from_files(nets.predictor, checked_folder(style_dir), index_path, window, style_size, device)
     styles = torch.stack([vectors.for_frame(int(path.stem)) for path in frames])
     if strength < 1:
         styles = mix_strength(styles, content_vectors(nets.predictor, images, style_size, device), strength)
@@ -88,7 +88,7 @@ def stylize_feedforward_chunk_job(
     device = resolve_device(device)
     model, header = load_model(model_path, device)
     model = prepare(model, device)
-    frames = list_frames(Path(frames_dir) / chunk_name(chunk))
+    frames = verified_frames(Path(frames_dir) / chunk_name(chunk))
     images = [read_rgb(path) for path in frames]
     log(f"model {model_path}: {header.get('arch', model.arch)}, style {header.get('style', '?')}; device {device}, "
         f"precision {precision}, batch {batch_size}")

@@ -12,9 +12,9 @@ import torch
 
 from stylepipe import lossnet
 from stylepipe.flow import ChunkFlows
-from stylepipe.frames import atomic_dir, chunk_name, frame_name, list_frames, read_rgb, write_rgb
+from stylepipe.frames import atomic_dir, checked_folder, chunk_name, frame_name, read_rgb, write_rgb
 from stylepipe.gatys import GatysSettings, initial_image, optimise_frame, temporal_terms, to_tensor, to_uint8
-from stylepipe.jobs.common import Log, find_frame, resolve_device, stderr_log
+from stylepipe.jobs.common import Log, find_frame, resolve_device, stderr_log, verified_frames
 from stylepipe.style_targets import StyleTargets
 
 
@@ -52,8 +52,10 @@ def stylize_gatys_chunk_job(
     net = lossnet.load_loss_network(weights_path, device=device)
     log(f"loss network: {net.info.arch} from {net.info.source}; device {device}")
     index = json.loads(Path(index_path).read_text())
+    for folder in (style_dir, *previous_dirs):
+        checked_folder(folder)
     targets = StyleTargets(net, style_dir, index, lossnet.STYLE_LAYERS[net.info.arch], window, device)
-    frames = list_frames(Path(frames_dir) / chunk_name(chunk))
+    frames = verified_frames(Path(frames_dir) / chunk_name(chunk))
     flows = ChunkFlows.load(flow_path) if gatys.uses_previous_frames and flow_path else None
     generator = torch.Generator().manual_seed(gatys.seed + chunk)
     stats: dict[str, Any] = {"chunk": chunk, "weights": net.info.as_dict(), "device": device, "frames": []}

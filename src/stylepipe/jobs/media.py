@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from stylepipe.errors import StylepipeError
-from stylepipe.frames import atomic_file, frame_name, list_frames, split_into_chunks, atomic_dir, write_text_atomic
-from stylepipe.jobs.common import Log, content_frame_total, stderr_log
+from stylepipe.frames import atomic_dir, atomic_file, read_rgb, split_into_chunks, write_text_atomic
+from stylepipe.jobs.common import Log, content_frame_total, stderr_log, verified_frames
 from stylepipe.style import extract_style_frames, parse_style_sources
 from stylepipe.video import VideoMeta, decode_frames, encode_video, probe, scaled_size
 
 
-def probe_job(video: str, meta_out: str) -> VideoMeta:
+def probe_job(video: str, meta_out: str, log: Log = stderr_log) -> VideoMeta:
     meta = probe(video)
     write_text_atomic(meta_out, meta.to_json())
+    audio = f"{meta.audio_codec} from {meta.audio_start:.3f} s for {meta.audio_seconds:.3f} s" if meta.has_audio else "none"
+    log(f"{video}: {meta.frame_count} frames, {meta.width}x{meta.height} as displayed (rotation {meta.rotation}), "
+        f"{float(meta.fps):.3f} fps{' (variable: every frame keeps its own time)' if meta.variable_rate else ''}, "
+        f"video from {meta.video_start:.3f} s, audio {audio}")
+    if meta.has_alpha:
+        log(f"warning: {video} has an alpha channel; transparent areas are composited over white")
     return meta
 
 
@@ -26,6 +29,10 @@ def content_frames_job(video: str, meta_path: str, out_dir: str, width: int, chu
     """Decode the content video at `width` into `out_dir/chunk_XXXX/NNNNNN.png`."""
     meta = VideoMeta.from_json_file(meta_path)
     size = scaled_size(meta.width, meta.height, width)
+    if size[0] > meta.width:
+        log(f"warning: width {width} is more than the source's {meta.width} pixels: frames are upscaled, which adds no detail")
+    if meta.has_alpha:
+        log(f"warning: {video} has an alpha channel; transparent areas are composited over white")
     with atomic_dir(out_dir) as scratch:
         flat = scratch / "decoded"
         decode_frames(video, flat, size)
@@ -55,22 +62,24 @@ def style_frames_job(
 def assemble_job(
     chunk_dirs: Sequence[str], meta_path: str, content_video: str, out_path: str, crf: int, codec: str, audio: str, log: Log = stderr_log
 ) -> None:
-    """Join the chunks' frames into a video at the source fps, with the source's audio unless `audio: none`."""
+    """Encode the chunks' frames, each at its source frame's timestamp, with the source's audio unless `audio: none`.
+
+    Every chunk is checked against its manifest first, and a frame count that differs from the probe's stops the
+    job: a video that exits 0 has every frame.
+    """
     meta = VideoMeta.from_json_file(meta_path)
-    frames = [frame for folder in chunk_dirs for frame in list_frames(folder)]
-    if not frames:
-        raise StylepipeError(f"{out_path}: no stylised frames to assemble")
-    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    # ffmpeg wants one numbered sequence; links in a scratch folder give it one without copying frames.
-    with tempfile.TemporaryDirectory(dir=Path(out_path).parent, prefix=".assemble-") as scratch, atomic_file(out_path) as tmp:
-        links = Path(scratch)
-        for number, frame in enumerate(frames):
-            os.symlink(os.path.abspath(frame), links / frame_name(number))
-        with_audio = audio == "copy" and meta.has_audio
-        began = time.perf_counter()
-        encode_video(
-            str(links / "%06d.png"), meta.fps, tmp, crf=crf, codec=codec,
-            audio_source=content_video if with_audio else None, audio_codec=meta.audio_codec,
-        )
-        log(f"{out_path}: {len(frames)} frames at {float(meta.fps):.3f} fps, audio {'copied' if with_audio else 'none'}, "
-            f"crf {crf}, {time.perf_counter() - began:.1f} s")
+    frames = [frame for folder in chunk_dirs for frame in verified_frames(folder)]
+    if len(frames) != meta.frame_count:
+        raise StylepipeError(f"{out_path}: the stylised chunks hold {len(frames)} frames but {content_video} has {meta.frame_count}; "
+                             "not writing a short video")
+    with_audio = audio == "copy" and meta.has_audio
+    began = time.perf_counter()
+    with atomic_file(out_path) as tmp:
+        encode_video((read_rgb(frame) for frame in frames), meta, tmp, crf=crf, codec=codec,
+                     audio_source=content_video if with_audio else None)
+        written = probe(tmp)
+        if written.frame_count != meta.frame_count:
+            raise StylepipeError(f"{out_path}: the encoder wrote {written.frame_count} of {meta.frame_count} frames")
+    timing = "variable frame rate kept" if meta.variable_rate else f"{float(meta.fps):.3f} fps"
+    log(f"{out_path}: {len(frames)} frames, {timing}, source timestamps, audio {'copied' if with_audio else 'none'}, "
+        f"crf {crf}, {time.perf_counter() - began:.1f} s")

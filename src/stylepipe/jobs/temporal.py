@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 
 from stylepipe.flow import ChunkFlows, FlowEstimator, chunk_flows, warping_error
-from stylepipe.frames import atomic_dir, atomic_file, chunk_name, list_frames, read_rgb, write_rgb, write_text_atomic
-from stylepipe.jobs.common import Log, content_frame_path, find_frame, stderr_log
+from stylepipe.frames import atomic_dir, atomic_file, checked_folder, chunk_name, list_frames, read_rgb, write_rgb, write_text_atomic
+from stylepipe.jobs.common import Log, content_frame_path, find_frame, stderr_log, verified_frames
 from stylepipe.metrics import finite_mean
 from stylepipe.temporal import blend_with_previous
 
@@ -22,8 +22,10 @@ def flow_job(frames_dir: str, chunk: int, chunk_frames: int, out_path: str, meth
     """Backward/forward flow and reliability masks from every frame of a chunk to the frames `offsets` back."""
     cv2.setNumThreads(max(1, threads))
     estimator = FlowEstimator(method, preset)
-    targets = [int(path.stem) for path in list_frames(Path(frames_dir) / chunk_name(chunk))]
+    targets = [int(path.stem) for path in verified_frames(Path(frames_dir) / chunk_name(chunk))]
     wanted = {t - d for t in targets for d in offsets if t - d >= 0} | set(targets)
+    for earlier in sorted({t // chunk_frames for t in wanted} - {chunk}):
+        checked_folder(Path(frames_dir) / chunk_name(earlier))
     frames = {t: read_rgb(content_frame_path(frames_dir, t, chunk_frames)) for t in sorted(wanted)}
     began = time.perf_counter()
     arrays = chunk_flows(frames, targets, tuple(offsets), estimator)
@@ -39,9 +41,11 @@ def stabilize_chunk_job(
 ) -> None:
     """Blend each stylised frame with the stabilised frame before it, warped by the flow, where it is reliable."""
     flows = ChunkFlows.load(flow_path)
+    for folder in previous_dirs:
+        checked_folder(folder)
     done: dict[int, np.ndarray] = {}
     with atomic_dir(out_dir) as scratch:
-        for path in list_frames(raw_dir):
+        for path in verified_frames(raw_dir):
             number = int(path.stem)
             fresh = read_rgb(path)
             if number == 0 or not flows.has(1, number):
@@ -72,6 +76,9 @@ def report_job(
     content_chunks = sorted(Path(frames_dir).glob("chunk_*"))
     sequences = {"output": stylized_dirs, "input": [str(c) for c in content_chunks], "unstabilised": unstabilised_dirs}
     sequences = {name: folders for name, folders in sequences.items() if folders}
+    for folders in sequences.values():
+        for folder in folders:
+            checked_folder(folder)
     errors: dict[str, list[float]] = {name: [] for name in sequences}
     previous: dict[str, np.ndarray] = {}
     count = 0
