@@ -33,7 +33,7 @@ def tiny_config(inputs: dict[str, Path], **overrides) -> dict:
         "chunk_frames": 4,
         "device": "cpu",
         "loss_network": {"weights": "random"},
-        "gatys": {"iterations": 8, "first_iterations": 10, "style_weight": 10000.0},
+        "gatys": {"iterations": 8, "first_iterations": 10, "scale_iterations": [6, 4], "style_weight": 10000.0},
         "variants": {
             "grey": {"style": str(inputs["style_grey"])},
             "independent": {"gatys": {"init": "content", "temporal_weight": 0.0}},

@@ -58,3 +58,57 @@ def test_losses_keep_targets_as_buffers():
 def test_uint8_round_trip():
     frame = Scene(16, 12, 1).render(0)
     assert (to_uint8(to_tensor(frame, "cpu")) == frame).all()
+
+
+def _grams(net, image):
+    with torch.no_grad():
+        return {layer: gram_matrix(f) for layer, f in net(image).items() if layer in lossnet.STYLE_LAYERS["vgg16"]}
+
+
+def test_coarse_to_fine_runs_every_scale_and_returns_full_size(net):
+    from stylepipe.gatys import optimise_coarse_to_fine
+
+    content = to_tensor(Scene(48, 32, 2).render(0), "cpu")
+    style = to_tensor(painterly_frame(48, 32, 0.5, seed=2), "cpu")
+    asked: list[float] = []
+
+    def grams_at(scale):
+        asked.append(scale)
+        size = (max(16, round(32 * scale)), max(16, round(48 * scale)))
+        return _grams(net, torch.nn.functional.interpolate(style, size=size, mode="area"))
+
+    settings = GatysSettings(style_weight=1e4, scales=(0.5, 1.0), scale_iterations=(6, 3))
+    result = optimise_coarse_to_fine(net, content, grams_at, settings, torch.Generator().manual_seed(0))
+    assert asked == [0.5, 1.0]
+    assert result.image.shape == content.shape and result.iterations == 9
+    with torch.no_grad():
+        assert _style_loss(net, result.image, grams_at(1.0)) < 0.7 * _style_loss(net, content, grams_at(1.0))
+
+
+@pytest.mark.parametrize(("block", "key"), [({"scales": [0.5, 0.25, 1.0]}, "gatys.scales"), ({"scales": [0.5]}, "gatys.scales"),
+                                            ({"scales": [0.5, 1.0], "scale_iterations": [10]}, "gatys.scale_iterations")])
+def test_scales_that_do_not_fit_are_refused_naming_the_key(block, key):
+    from stylepipe.errors import StylepipeError
+
+    with pytest.raises(StylepipeError, match=f"config key '{key}'"):
+        GatysSettings.from_config(block)
+
+
+def test_one_scale_is_the_plain_first_frame():
+    settings = GatysSettings.from_config({"scales": [1.0], "first_iterations": 70})
+    assert settings.first_frame_schedule() == ((1.0, 70),)
+
+
+def test_style_targets_shrink_the_style_with_the_scale(net, tmp_path):
+    from stylepipe.frames import write_rgb
+    from stylepipe.style_targets import StyleTargets
+
+    (tmp_path / "style_0").mkdir()
+    write_rgb(tmp_path / "style_0/000000.png", painterly_frame(64, 48, 0.5, seed=4))
+    index = {"styles": [{"folder": "style_0", "weight": 1.0, "frames": 1, "index": [0]}]}
+    layers = lossnet.STYLE_LAYERS["vgg16"]
+    full = StyleTargets(net, tmp_path, index, layers, 0, "cpu").grams_for(0)
+    half = StyleTargets(net, tmp_path, index, layers, 0, "cpu").grams_for(0, 0.5)
+    styled = StyleTargets(net, tmp_path, index, layers, 0, "cpu", style_scale=0.5).grams_for(0)
+    assert not torch.allclose(full["relu2_2"], half["relu2_2"])
+    assert torch.allclose(half["relu2_2"], styled["relu2_2"]), "scale and style_scale multiply"

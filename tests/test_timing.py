@@ -90,7 +90,7 @@ def test_encode_keeps_every_frame_its_time_and_the_audio(clips, name, tmp_path):
 def rendered(clips, tiny_inputs, tmp_path_factory) -> Path:
     """One Snakemake run that renders every awkward clip as its own variant (Gatys, few iterations)."""
     config = tiny_config(tiny_inputs, style=str(tiny_inputs["style_rgba"]), chunk_frames=8)
-    config["gatys"] = {"iterations": 2, "first_iterations": 2, "init": "content", "temporal_weight": 0.0}
+    config["gatys"] = {"iterations": 2, "first_iterations": 2, "scale_iterations": [2, 2], "init": "content", "temporal_weight": 0.0}
     config["variants"] = {name: {"content": str(path)} for name, path in clips.items()}
     workdir = make_workdir(tmp_path_factory.mktemp("timedrun"), config)
     result = run_snakemake(workdir, *[f"results/{name}.mp4" for name in CLIPS])

@@ -41,11 +41,13 @@ def write_timed_clip(
     audio: tuple[float, float] | None = None,
     empty_audio: bool = False,
     rotation: int = 0,
+    pictures: list[np.ndarray] | None = None,
 ) -> None:
     """A clip with exactly these frame times (seconds) and, optionally, a sine tone from `audio` = (start, seconds).
 
     `empty_audio` adds an audio stream that holds no packets (an .mkv keeps such a stream; an .mp4 drops it).
-    `rotation` is a display-matrix rotation, counter-clockwise, as phones write it.
+    `rotation` is a display-matrix rotation, counter-clockwise, as phones write it. `pictures` replaces the
+    generated test pictures, one per time.
     """
     import av
 
@@ -59,7 +61,8 @@ def write_timed_clip(
             video.set_display_rotation(rotation)
         sound = out.add_stream("aac", rate=48000, layout="mono") if audio or empty_audio else None
         for index, seconds in enumerate(times):
-            frame = av.VideoFrame.from_ndarray(marked_frame(*size, index), format="rgb24")
+            image = pictures[index] if pictures is not None else marked_frame(*size, index)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts, frame.time_base = round(Fraction(seconds).limit_denominator(100000) / time_base), time_base
             out.mux(video.encode(frame))
         out.mux(video.encode(None))

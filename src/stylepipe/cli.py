@@ -40,6 +40,64 @@ def _warp_error(args: argparse.Namespace) -> None:
         print(f"{mean:.6f}")
 
 
+def _fidelity(args: argparse.Namespace) -> None:
+    import json
+
+    import numpy as np
+
+    from stylepipe import lossnet
+    from stylepipe.fidelity import FidelityMeter, measure_frames, thirds
+    from stylepipe.frames import read_rgb
+    from stylepipe.jobs.common import resolve_device
+    from stylepipe.style import StyleSource, style_frame_index, style_frame_size
+    from stylepipe.video import iter_frames, probe
+
+    device = resolve_device(args.device)
+    net = lossnet.load_named_or_file(args.weights, device=device)
+    meter = FidelityMeter(net, device)
+    output = probe(args.video)
+    size = (output.width, output.height)
+    style = StyleSource(args.style)
+    if style.is_image:
+        image = read_rgb(args.style)
+        style_frames = [np.asarray(_resized(image, style_frame_size(image.shape[1], image.shape[0], output.width)))]
+        which = [0] * output.frame_count
+    else:
+        meta = probe(args.style)
+        style_frames = list(iter_frames(args.style, style_frame_size(meta.width, meta.height, output.width)))
+        which = style_frame_index(output.frame_count, output.fps, len(style_frames), meta.fps, "stretch")
+    grams: dict[int, dict] = {}
+
+    def grams_for(number: int) -> dict:
+        key = which[min(number, len(which) - 1)]
+        if key not in grams:
+            grams[key] = meter.style_grams(style_frames[key])
+        return grams[key]
+
+    content = probe(args.content)
+    if content.frame_count != output.frame_count:
+        raise StylepipeError(f"{args.content}: {content.frame_count} frames, but {args.video} has {output.frame_count}")
+    rows = list(measure_frames(meter, iter_frames(args.video), iter_frames(args.content, size), grams_for))
+    style_d = [row.style_distance for row in rows]
+    content_d = [row.content_distance for row in rows]
+    first, last = thirds(content_d)
+    if args.json:
+        print(json.dumps({"video": args.video, "loss_network": net.info.as_dict(), "style_distance_mean": float(np.mean(style_d)),
+                          "content_distance_mean": float(np.mean(content_d)), "content_distance_first_third": first,
+                          "content_distance_last_third": last, "per_frame": [row.__dict__ for row in rows]}))
+        return
+    for row in rows:
+        print(f"frame {row.frame:6d}  style {row.style_distance:.4f}  content {row.content_distance:.4f}")
+    print(f"mean style distance {np.mean(style_d):.4f}, content distance {np.mean(content_d):.4f} "
+          f"(first third {first:.4f}, last third {last:.4f}, ratio {last / first if first > 0 else float('nan'):.3f})")
+
+
+def _resized(image, size):
+    from PIL import Image
+
+    return Image.fromarray(image).resize(size, Image.Resampling.LANCZOS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stylepipe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
     warp.add_argument("--method", choices=["dis", "farneback"], default="dis")
     warp.add_argument("--preset", choices=["ultrafast", "fast", "medium"], default="medium")
     warp.set_defaults(run=_warp_error)
+    fidelity = measures.add_parser(
+        "fidelity",
+        help="per frame: VGG style distance to the style and content distance to the content frame (relative; 0 = same)",
+    )
+    fidelity.add_argument("video")
+    fidelity.add_argument("--content", required=True, help="the content video the output was made from")
+    fidelity.add_argument("--style", required=True, help="the style image or video")
+    fidelity.add_argument("--weights", default="auto", help="loss network: auto, imagenet-vgg19, hed-vgg16, random, or a weights file")
+    fidelity.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    fidelity.add_argument("--json", action="store_true", help="print the per-frame values as JSON")
+    fidelity.set_defaults(run=_fidelity)
     return parser
 
 

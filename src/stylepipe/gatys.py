@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from stylepipe.flow import long_term_weights, warp_backward
 from stylepipe.colour import keep_content_colours
@@ -80,6 +81,36 @@ def temporal_terms(
     return start, temporal_loss
 
 
+def optimise_coarse_to_fine(
+    net: VGGFeatures,
+    content: torch.Tensor,
+    grams_at: Callable[[float], dict[str, torch.Tensor]],
+    settings: GatysSettings,
+    generator: torch.Generator,
+) -> FrameResult:
+    """A first frame (of the clip or of a shot): optimised at each of `settings.scales`, coarse to fine.
+
+    The coarse scales settle the large structures cheaply; each finer scale starts from the result so far,
+    upsampled, and adds detail. Time and iterations are summed over the scales.
+    """
+    height, width = content.shape[2:]
+    init = settings.init if settings.init != "prev_warped" else "content"
+    image: torch.Tensor | None = None
+    seconds, iterations, result = 0.0, 0, None
+    for scale, steps in settings.first_frame_schedule():
+        size = (max(16, round(height * scale)), max(16, round(width * scale)))
+        scaled = content if size == (height, width) else F.interpolate(content, size=size, mode="area")
+        if image is None:
+            start = initial_image(init, scaled, generator)
+        else:
+            start = F.interpolate(image, size=size, mode="bicubic", align_corners=False).clamp(0, 1)
+        result = optimise_frame(net, scaled, grams_at(scale), start, settings, steps)
+        image, seconds, iterations = result.image, seconds + result.seconds, iterations + steps
+    assert result is not None
+    result.seconds, result.iterations = seconds, iterations
+    return result
+
+
 def optimise_frame(
     net: VGGFeatures,
     content: torch.Tensor,
@@ -88,8 +119,13 @@ def optimise_frame(
     settings: GatysSettings,
     iterations: int,
     extra_loss: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    trace: list[tuple[float, float]] | None = None,
 ) -> FrameResult:
-    """Optimise one frame from `start`; `extra_loss(image_0_255)` adds e.g. the temporal term."""
+    """Optimise one frame from `start`; `extra_loss(image_0_255)` adds e.g. the temporal term.
+
+    `trace`, when given, receives (seconds since start, total loss) at every evaluation, for loss-at-equal-time
+    comparisons.
+    """
     began = time.perf_counter()
     arch = net.info.arch
     with torch.no_grad():
@@ -113,6 +149,8 @@ def optimise_frame(
             total = total + extra_loss(pixels)
         total.backward()
         last.update(content=c_loss.item(), style=s_loss.item(), total=total.item())
+        if trace is not None:
+            trace.append((time.perf_counter() - began, last["total"]))
         return total
 
     if settings.optimizer == "lbfgs":

@@ -245,6 +245,17 @@ def load_weights_file(path: str | Path) -> tuple[dict[str, torch.Tensor], Weight
     return state, info
 
 
+def load_named_or_file(spec: str, layers: tuple[str, ...] | None = None, device: str = "cpu") -> VGGFeatures:
+    """The loss network from a named source (fetched as the pipeline fetches it) or from a weights file."""
+    if spec not in NAMED_SOURCES:
+        return load_loss_network(spec, layers, device)
+    cached = Path("resources/lossnet") / f"{spec}.safetensors"
+    if cached.is_file():  # what the workflow already converted, when run from a project folder
+        return load_loss_network(cached, layers, device)
+    state, info = fetch_named_weights(spec, log=lambda message: print(message, file=sys.stderr))
+    return VGGFeatures(state, info, layers or STYLE_LAYERS[info.arch] + CONTENT_LAYERS[info.arch]).to(device)
+
+
 def load_loss_network(path: str | Path, layers: tuple[str, ...] | None = None, device: str = "cpu") -> VGGFeatures:
     """Build the loss network from a weights file; `layers` defaults to the arch's style and content layers."""
     state, info = load_weights_file(path)

@@ -11,7 +11,7 @@ from typing import Any
 
 from stylepipe.errors import StylepipeError
 from stylepipe.frames import read_rgb
-from stylepipe.settings import LOSS_NETWORK_SOURCES
+from stylepipe.settings import LOSS_NETWORK_SOURCES, GatysSettings
 from stylepipe.style import parse_style_sources
 from stylepipe.video import check_video
 
@@ -44,6 +44,7 @@ def preflight(cfg: dict[str, Any], generated: Sequence[str] = ()) -> None:
         except StylepipeError as err:
             raise StylepipeError(f"config key '{key}': {err}") from None
 
+    GatysSettings.from_config(cfg["gatys"])  # scales and their iterations must agree
     check("content", cfg["content"], check_video)
     if cfg["device"] == "cuda":
         check_cuda()

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from stylepipe.errors import StylepipeError
+
 # Named loss-network weight sources (see stylepipe.lossnet); anything else is a file path.
 LOSS_NETWORK_SOURCES = ("auto", "imagenet-vgg19", "hed-vgg16", "random")
 
@@ -29,6 +31,17 @@ class GatysSettings:
     seed: int = 0
     temporal_weight: float = 1e3
     long_term: tuple[int, ...] = (1,)
+    scales: tuple[float, ...] = (0.5, 1.0)
+    scale_iterations: tuple[int, ...] = (50, 40)
+    style_scale: float = 1.0
+    restart_below: float = 0.3
+
+    def first_frame_schedule(self) -> tuple[tuple[float, int], ...]:
+        """(scale, iterations) for the first frame of a shot: coarse to fine, ending at full size."""
+        if len(self.scales) == 1:
+            return ((1.0, self.first_iterations),)
+        iterations = self.scale_iterations or (self.first_iterations,) * len(self.scales)
+        return tuple(zip(self.scales, iterations))
 
     @property
     def uses_previous_frames(self) -> bool:
@@ -49,7 +62,17 @@ class GatysSettings:
         values = {key: value for key, value in block.items() if key in fields}
         if "long_term" in values:
             values["long_term"] = tuple(sorted(values["long_term"]))
-        return cls(**values)
+        for key in ("scales", "scale_iterations"):
+            if key in values:
+                values[key] = tuple(values[key])
+        settings = cls(**values)
+        scales = settings.scales
+        if list(scales) != sorted(scales) or len(set(scales)) != len(scales) or scales[-1] != 1:
+            raise StylepipeError(f"config key 'gatys.scales': {list(scales)} must increase and end at 1")
+        if len(scales) > 1 and settings.scale_iterations and len(settings.scale_iterations) != len(scales):
+            raise StylepipeError(f"config key 'gatys.scale_iterations': {len(settings.scale_iterations)} values for "
+                                 f"{len(scales)} scales; give one per scale, or none")
+        return settings
 
 
 @dataclass(frozen=True)

@@ -223,6 +223,17 @@ def feedforward_inputs(wildcards):
     return {"model": model_file(wildcards)}
 
 
+def fidelity_inputs(wildcards):
+    """Gatys mode's report measures style and content distances with the loss network it already has."""
+    if cfg(wildcards)["mode"] != "gatys":
+        return {}
+    return {
+        "weights": loss_network_weights(wildcards),
+        "style": f"results/{wildcards.name}/frames/style",
+        "index": f"results/{wildcards.name}/style_index.json",
+    }
+
+
 def style_short_side(wildcards):
     """Style frames for the arbitrary network keep enough pixels for its predictor's square input."""
     variant = cfg(wildcards)

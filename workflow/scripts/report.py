@@ -2,10 +2,20 @@ from stylepipe.jobs.common import job_log
 from stylepipe.jobs.temporal import report_job
 
 with job_log(snakemake.log[0]):
+    fidelity = None
+    if "weights" in snakemake.input.keys():
+        fidelity = dict(
+            style_dir=snakemake.input.style,
+            index_path=snakemake.input.index,
+            weights_path=snakemake.input.weights,
+            window=snakemake.params.window,
+            device=snakemake.params.device,
+        )
     report_job(
         snakemake.input.frames,
         snakemake.input.stylized,
         snakemake.input.flows,
         snakemake.output.metrics,
         unstabilised_dirs=list(snakemake.input.unstabilised),
+        fidelity=fidelity,
     )

@@ -13,7 +13,7 @@ import torch
 from stylepipe import lossnet
 from stylepipe.flow import ChunkFlows
 from stylepipe.frames import atomic_dir, checked_folder, chunk_name, frame_name, read_rgb, write_rgb
-from stylepipe.gatys import GatysSettings, initial_image, optimise_frame, temporal_terms, to_tensor, to_uint8
+from stylepipe.gatys import GatysSettings, initial_image, optimise_coarse_to_fine, optimise_frame, temporal_terms, to_tensor, to_uint8
 from stylepipe.jobs.common import Log, find_frame, resolve_device, stderr_log, verified_frames
 from stylepipe.style_targets import StyleTargets
 
@@ -54,7 +54,7 @@ def stylize_gatys_chunk_job(
     index = json.loads(Path(index_path).read_text())
     for folder in (style_dir, *previous_dirs):
         checked_folder(folder)
-    targets = StyleTargets(net, style_dir, index, lossnet.STYLE_LAYERS[net.info.arch], window, device)
+    targets = StyleTargets(net, style_dir, index, lossnet.STYLE_LAYERS[net.info.arch], window, device, gatys.style_scale)
     frames = verified_frames(Path(frames_dir) / chunk_name(chunk))
     flows = ChunkFlows.load(flow_path) if gatys.uses_previous_frames and flow_path else None
     generator = torch.Generator().manual_seed(gatys.seed + chunk)
@@ -66,7 +66,10 @@ def stylize_gatys_chunk_job(
             number = int(path.stem)
             content = to_tensor(read_rgb(path), device)
             start, temporal_loss = None, None
-            if flows is not None:
+            # A cut: almost nothing of the previous frame is reliably visible, so nothing should carry over.
+            restart = number == 0 or (flows is not None and flows.has(1, number)
+                                      and float(flows.reliable(1, number).mean()) < gatys.restart_below)
+            if flows is not None and not restart:
                 offsets = [d for d in gatys.previous_offsets if number - d >= 0 and flows.has(d, number)]
                 previous = {d: done.get(number - d) for d in offsets}
                 for d in offsets:
@@ -76,15 +79,17 @@ def stylize_gatys_chunk_job(
                     content, previous, {d: flows.backward(d, number) for d in offsets},
                     {d: flows.reliable(d, number) for d in offsets}, gatys,
                 )
-            if start is None:
-                start = initial_image(gatys.init, content, generator)
-            iterations = gatys.first_iterations if number == 0 else gatys.iterations
-            result = optimise_frame(net, content, targets.grams_for(number), start, gatys, iterations, temporal_loss)
+            if restart:
+                result = optimise_coarse_to_fine(net, content, lambda scale: targets.grams_for(number, scale), gatys, generator)
+            else:
+                if start is None:
+                    start = initial_image(gatys.init, content, generator)
+                result = optimise_frame(net, content, targets.grams_for(number), start, gatys, gatys.iterations, temporal_loss)
             done[number] = to_uint8(result.image)
             write_rgb(scratch / frame_name(number), done[number])
             log(
                 f"frame {number:6d}  loss {result.total_loss:.4g} (content {result.content_loss:.4g}, "
-                f"style {result.style_loss:.4g})  {result.iterations} it  {result.seconds:.2f} s"
+                f"style {result.style_loss:.4g})  {result.iterations} it  {result.seconds:.2f} s{'  (new shot)' if restart and number else ''}"
             )
             stats["frames"].append(
                 {"frame": number, "total_loss": result.total_loss, "content_loss": result.content_loss,
@@ -92,3 +97,41 @@ def stylize_gatys_chunk_job(
             )
         (scratch / "stats.json").write_text(json.dumps(stats, indent=1))
     return stats
+
+
+def fidelity_per_frame(
+    frames_dir: str,
+    stylized_dirs: Sequence[str],
+    style_dir: str,
+    index_path: str,
+    weights_path: str,
+    window: int,
+    device: str,
+    log: Log = stderr_log,
+) -> dict[str, Any]:
+    """VGG style and content distances of every output frame, against the same style targets the frames were made for."""
+    from stylepipe.fidelity import FidelityMeter, measure_frames, thirds
+
+    device = resolve_device(device)
+    net = lossnet.load_loss_network(weights_path, device=device)
+    meter = FidelityMeter(net, device)
+    targets = StyleTargets(net, checked_folder(style_dir), json.loads(Path(index_path).read_text()), meter.style_layers, window, device)
+    contents = (read_rgb(p) for chunk in sorted(Path(frames_dir).glob("chunk_*")) for p in verified_frames(chunk))
+    outputs = (read_rgb(p) for folder in stylized_dirs for p in verified_frames(folder))
+    rows = list(measure_frames(meter, outputs, contents, targets.grams_for))
+    style = [row.style_distance for row in rows]
+    content = [row.content_distance for row in rows]
+    first, last = thirds(content)
+    log(f"fidelity: style distance {np.mean(style):.4f}, content distance {np.mean(content):.4f} "
+        f"(first third {first:.4f}, last third {last:.4f}; loss network {net.info.arch} from {net.info.source})")
+    return {
+        "style_distance_mean": float(np.mean(style)),
+        "content_distance_mean": float(np.mean(content)),
+        "content_distance_first_third": first,
+        "content_distance_last_third": last,
+        "style_distance_per_frame": style,
+        "content_distance_per_frame": content,
+        "loss_network": net.info.as_dict(),
+        "definition": "per layer ||G(out)-G(style)||^2/||G(style)||^2 (style layers) and ||F(out)-F(content)||^2/||F(content)||^2 "
+                      "(content layers), averaged over layers; 0 is a perfect match",
+    }

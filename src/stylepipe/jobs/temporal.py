@@ -66,6 +66,7 @@ def report_job(
     flow_paths: Sequence[str],
     out_path: str,
     unstabilised_dirs: Sequence[str] = (),
+    fidelity: dict[str, Any] | None = None,
     log: Log = stderr_log,
 ) -> dict[str, Any]:
     """metrics.json: E_warp of the output and of the content (same flows and masks), losses, timings, weights.
@@ -117,6 +118,10 @@ def report_job(
             "style_loss_per_frame": [f.get("style_loss") for f in per_frame],
         },
     }
+    if fidelity is not None:
+        from stylepipe.jobs.gatys import fidelity_per_frame  # torch: only where a loss network measures the frames
+
+        report["fidelity"] = fidelity_per_frame(frames_dir, stylized_dirs, log=log, **fidelity)
     write_text_atomic(out_path, json.dumps(report, indent=1))
     log(f"E_warp output {out_mean:.5f}, input {in_mean:.5f}, ratio {report['warp_error']['ratio_output_to_input']}")
     return report
