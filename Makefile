@@ -27,6 +27,7 @@ bench: install
 	$(BIN)/python bench/gatys_speed.py
 	$(BIN)/python bench/flow_speed.py
 	$(BIN)/python bench/feedforward_speed.py
+	$(BIN)/python bench/gatys_quality.py
 
 lint: install
 	$(BIN)/snakemake --lint

@@ -107,6 +107,10 @@ def test_metrics_report_warping_error_of_output_and_input(finished_run):
     assert warp["ratio_output_to_input"] == pytest.approx(warp["output_mean"] / warp["input_mean"])
     assert metrics["weights"]["source"].startswith("random")
     assert len(metrics["stylize"]["style_loss_per_frame"]) == TINY_FRAMES
+    fidelity = metrics["fidelity"]
+    assert len(fidelity["style_distance_per_frame"]) == len(fidelity["content_distance_per_frame"]) == TINY_FRAMES
+    assert all(d > 0 for d in fidelity["content_distance_per_frame"]), "stylised frames differ from their content"
+    assert fidelity["loss_network"]["source"].startswith("random")
 
 
 def test_temporal_consistency_lowers_warping_error(finished_run):

@@ -29,7 +29,7 @@ class FrameFidelity:
 
 
 def _tensor(image: np.ndarray, device: str | torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(255).to(device)
+    return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)[None].float().div(255).to(device)
 
 
 def _relative(value: torch.Tensor, target: torch.Tensor) -> float:

@@ -32,7 +32,8 @@ class FrameResult:
 
 def to_tensor(frame: np.ndarray, device: str | torch.device) -> torch.Tensor:
     """HxWx3 uint8 to (1, 3, H, W) float in [0, 1]."""
-    return torch.from_numpy(frame).permute(2, 0, 1)[None].float().div(255).contiguous().to(device)
+    # A copy: frames read through PIL are read-only arrays, which torch warns about.
+    return torch.from_numpy(np.array(frame, dtype=np.uint8)).permute(2, 0, 1)[None].float().div(255).contiguous().to(device)
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
