@@ -1,15 +1,20 @@
 """Seconds per Gatys iteration and per frame at 256 and 512 px width on this machine.
 
 Uses the loss network the pipeline would use (resources/lossnet/auto.safetensors when a run has cached it,
-else `--weights`), the demo scene as content and a painterly still as style.
+else `--weights`), the demo scene as content and a painterly still as style. Also prints the peak memory of each
+width (CUDA: max allocated; CPU: the process's peak RSS, which only grows, so give widths in increasing order) and,
+with `--bf16`, the same run under bf16 autocast with the loss each reaches after the same iterations.
 
-    .venv/bin/python bench/gatys_speed.py [--weights PATH] [--iterations 20] [--widths 256 512]
+    .venv/bin/python bench/gatys_speed.py [--weights PATH] [--iterations 20] [--widths 256 512] [--bf16]
+    .venv/bin/python bench/gatys_speed.py --iterations 3 --widths 512 1024 1920     # memory at the issue's sizes
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
+import resource
 import time
 from pathlib import Path
 
@@ -29,6 +34,7 @@ def main() -> None:
     parser.add_argument("--widths", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--pipeline-iterations", type=int, default=30, help="per-frame iterations for the s/frame figure")
+    parser.add_argument("--bf16", action="store_true", help="also run under bf16 autocast and compare")
     args = parser.parse_args()
     device = resolve_device(args.device)
     weights = Path(args.weights)
@@ -46,16 +52,25 @@ def main() -> None:
         with torch.no_grad():
             grams = {k: gram_matrix(v) for k, v in net(style).items() if k in lossnet.STYLE_LAYERS[net.info.arch]}
         settings = GatysSettings(iterations=args.iterations)
-        optimise_frame(net, content, grams, content, settings, 2)  # warm-up
-        if device == "cuda":
-            torch.cuda.synchronize()
-        began = time.perf_counter()
-        optimise_frame(net, content, grams, content, settings, args.iterations)
-        if device == "cuda":
-            torch.cuda.synchronize()
-        per_iteration = (time.perf_counter() - began) / args.iterations
-        print(f"{width}x{height}: {per_iteration:.3f} s/iteration, "
-              f"{per_iteration * args.pipeline_iterations:.2f} s/frame at {args.pipeline_iterations} iterations")
+        for precision in ("fp32", "bf16") if args.bf16 else ("fp32",):
+            autocast = torch.autocast(device, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+            with autocast:
+                optimise_frame(net, content, grams, content, settings, 2)  # warm-up
+                if device == "cuda":
+                    torch.cuda.synchronize()
+                    torch.cuda.reset_peak_memory_stats()
+                began = time.perf_counter()
+                result = optimise_frame(net, content, grams, content, settings, args.iterations)
+                if device == "cuda":
+                    torch.cuda.synchronize()
+            per_iteration = (time.perf_counter() - began) / args.iterations
+            if device == "cuda":
+                memory = f"peak CUDA allocated {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB"
+            else:
+                memory = f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+            print(f"{width}x{height} {precision}: {per_iteration:.3f} s/iteration, "
+                  f"{per_iteration * args.pipeline_iterations:.2f} s/frame at {args.pipeline_iterations} iterations; "
+                  f"loss after {args.iterations}: {result.total_loss:.5g}; {memory}")
 
 
 if __name__ == "__main__":
