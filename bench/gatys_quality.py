@@ -29,8 +29,8 @@ from stylepipe.config import load_schema, validate  # noqa: E402
 from stylepipe.demo import painterly_frame  # noqa: E402
 from stylepipe.fidelity import FidelityMeter  # noqa: E402
 from stylepipe.gatys import optimise_coarse_to_fine, optimise_frame, to_tensor, to_uint8  # noqa: E402
-from stylepipe.losses import gram_matrix  # noqa: E402
 from stylepipe.settings import GatysSettings  # noqa: E402
+from stylepipe.style_targets import style_grams  # noqa: E402
 
 
 def picture(path: str | None, width: int, height: int, seed: int) -> np.ndarray:
@@ -40,16 +40,12 @@ def picture(path: str | None, width: int, height: int, seed: int) -> np.ndarray:
 
 
 def grams_at(net, style: np.ndarray, layers, style_scale: float):
+    """The style's Grams per content scale, resized as the pipeline's StyleTargets resizes it."""
     cache: dict[float, dict] = {}
 
     def grams(scale: float) -> dict:
         if scale not in cache:
-            factor = scale * style_scale
-            size = (max(16, round(style.shape[1] * factor)), max(16, round(style.shape[0] * factor)))
-            image = np.asarray(Image.fromarray(style).resize(size, Image.Resampling.LANCZOS)) if factor != 1 else style
-            with torch.no_grad():
-                features = net(to_tensor(image, "cpu"))
-            cache[scale] = {layer: gram_matrix(features[layer]) for layer in layers}
+            cache[scale] = style_grams(net, style, layers, scale * style_scale, "cpu")
         return cache[scale]
 
     return grams

@@ -43,13 +43,12 @@ def _warp_error(args: argparse.Namespace) -> None:
 def _fidelity(args: argparse.Namespace) -> None:
     import json
 
-    import numpy as np
 
     from stylepipe import lossnet
-    from stylepipe.fidelity import FidelityMeter, measure_frames, thirds
+    from stylepipe.fidelity import FidelityMeter, measure_frames, summary
     from stylepipe.frames import read_rgb
     from stylepipe.jobs.common import resolve_device
-    from stylepipe.style import StyleSource, style_frame_index, style_frame_size
+    from stylepipe.style import StyleSource, resize_rgb, style_frame_index, style_frame_size
     from stylepipe.video import iter_frames, probe
 
     device = resolve_device(args.device)
@@ -60,7 +59,7 @@ def _fidelity(args: argparse.Namespace) -> None:
     style = StyleSource(args.style)
     if style.is_image:
         image = read_rgb(args.style)
-        style_frames = [np.asarray(_resized(image, style_frame_size(image.shape[1], image.shape[0], output.width)))]
+        style_frames = [resize_rgb(image, style_frame_size(image.shape[1], image.shape[0], output.width))]
         which = [0] * output.frame_count
     else:
         meta = probe(args.style)
@@ -78,24 +77,15 @@ def _fidelity(args: argparse.Namespace) -> None:
     if content.frame_count != output.frame_count:
         raise StylepipeError(f"{args.content}: {content.frame_count} frames, but {args.video} has {output.frame_count}")
     rows = list(measure_frames(meter, iter_frames(args.video), iter_frames(args.content, size), grams_for))
-    style_d = [row.style_distance for row in rows]
-    content_d = [row.content_distance for row in rows]
-    first, last = thirds(content_d)
+    report = summary(rows)
     if args.json:
-        print(json.dumps({"video": args.video, "loss_network": net.info.as_dict(), "style_distance_mean": float(np.mean(style_d)),
-                          "content_distance_mean": float(np.mean(content_d)), "content_distance_first_third": first,
-                          "content_distance_last_third": last, "per_frame": [row.__dict__ for row in rows]}))
+        print(json.dumps({"video": args.video, "loss_network": net.info.as_dict(), **report, "per_frame": [row.__dict__ for row in rows]}))
         return
     for row in rows:
         print(f"frame {row.frame:6d}  style {row.style_distance:.4f}  content {row.content_distance:.4f}")
-    print(f"mean style distance {np.mean(style_d):.4f}, content distance {np.mean(content_d):.4f} "
+    first, last = report["content_distance_first_third"], report["content_distance_last_third"]
+    print(f"mean style distance {report['style_distance_mean']:.4f}, content distance {report['content_distance_mean']:.4f} "
           f"(first third {first:.4f}, last third {last:.4f}, ratio {last / first if first > 0 else float('nan'):.3f})")
-
-
-def _resized(image, size):
-    from PIL import Image
-
-    return Image.fromarray(image).resize(size, Image.Resampling.LANCZOS)
 
 
 def build_parser() -> argparse.ArgumentParser:

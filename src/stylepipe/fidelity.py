@@ -9,12 +9,14 @@ resolution or the loss weights, so they can be read across runs and plotted alon
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
+from stylepipe.gatys import to_tensor
 from stylepipe.lossnet import CONTENT_LAYERS, STYLE_LAYERS, VGGFeatures
 from stylepipe.losses import gram_matrix
 
@@ -26,10 +28,6 @@ class FrameFidelity:
     frame: int
     style_distance: float
     content_distance: float
-
-
-def _tensor(image: np.ndarray, device: str | torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)[None].float().div(255).to(device)
 
 
 def _relative(value: torch.Tensor, target: torch.Tensor) -> float:
@@ -48,14 +46,14 @@ class FidelityMeter:
 
     @torch.inference_mode()
     def style_grams(self, image: np.ndarray) -> StyleGrams:
-        features = self.net(_tensor(image, self.device))
+        features = self.net(to_tensor(image, self.device))
         return {layer: gram_matrix(features[layer]) for layer in self.style_layers}
 
     @torch.inference_mode()
     def measure(self, output: np.ndarray, content: np.ndarray, grams: StyleGrams) -> tuple[float, float]:
         """(style distance, content distance) of one output frame."""
-        out = self.net(_tensor(output, self.device))
-        ref = self.net(_tensor(content, self.device))
+        out = self.net(to_tensor(output, self.device))
+        ref = self.net(to_tensor(content, self.device))
         style = np.mean([_relative(gram_matrix(out[layer]), grams[layer]) for layer in self.style_layers])
         content_distance = np.mean([_relative(out[layer], ref[layer]) for layer in self.content_layers])
         return float(style), float(content_distance)
@@ -77,3 +75,18 @@ def thirds(values: list[float]) -> tuple[float, float]:
     """Mean over the first and the last third: drift along a shot shows as the second above the first."""
     n = max(1, len(values) // 3)
     return float(np.mean(values[:n])), float(np.mean(values[-n:]))
+
+
+def summary(rows: Sequence[FrameFidelity]) -> dict[str, Any]:
+    """Means, the content distance over the first and last thirds, and the per-frame values."""
+    style = [row.style_distance for row in rows]
+    content = [row.content_distance for row in rows]
+    first, last = thirds(content)
+    return {
+        "style_distance_mean": float(np.mean(style)),
+        "content_distance_mean": float(np.mean(content)),
+        "content_distance_first_third": first,
+        "content_distance_last_third": last,
+        "style_distance_per_frame": style,
+        "content_distance_per_frame": content,
+    }

@@ -7,8 +7,6 @@ onto frame t's pixel grid.
 
 from __future__ import annotations
 
-import os
-import uuid
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +19,7 @@ if TYPE_CHECKING:  # torch is imported only where the differentiable warp is use
     import torch
 
 from stylepipe.errors import StylepipeError
+from stylepipe.frames import set_aside
 
 FLOW_METHODS = ("dis", "farneback")
 DIS_PRESETS = {
@@ -141,8 +140,7 @@ class ChunkFlows:
             if not Path(path).is_file():
                 raise StylepipeError(f"{path}: flow file not found") from None
             # A damaged cache: move it out of the way so the same command recomputes it.
-            aside = Path(path).with_name(f".{Path(path).name}.damaged-{uuid.uuid4().hex[:6]}")
-            os.replace(path, aside)
+            aside = set_aside(path)
             raise StylepipeError(f"{path}: damaged flow file ({type(exc).__name__}); set aside as {aside.name}: "
                                  "run the same command again to redo it") from None
 

@@ -119,7 +119,7 @@ def check_folder(folder: str | Path, *, contents: bool = True) -> None:
 
 
 def set_aside(folder: str | Path) -> Path:
-    """Rename a damaged folder out of the way (nothing is deleted), so that its job runs again."""
+    """Rename a damaged folder or file out of the way (nothing is deleted), so that its job runs again."""
     folder = Path(folder)
     target = folder.with_name(f".{folder.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}")
     os.replace(folder, target)

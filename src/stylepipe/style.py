@@ -75,7 +75,7 @@ def style_frame_size(width: int, height: int, out_width: int, short_side: int | 
     return max(short_side, round(width * scale)), max(short_side, round(height * scale))
 
 
-def _resize_rgb(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def resize_rgb(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(frame).resize(size, Image.Resampling.LANCZOS))
 
 
@@ -100,7 +100,7 @@ def extract_style_frames(
             if source.is_image:
                 image = read_rgb(source.path)
                 size = style_frame_size(image.shape[1], image.shape[0], width, short_side)
-                write_rgb(folder / "000000.png", _resize_rgb(image, size))
+                write_rgb(folder / "000000.png", resize_rgb(image, size))
                 count = 1
             else:
                 meta = probe(source.path)

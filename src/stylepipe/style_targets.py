@@ -5,12 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from stylepipe.frames import list_frames, read_rgb
 from stylepipe.losses import gram_matrix
 from stylepipe.style import style_frame_shares
+
+
+def style_grams(net: torch.nn.Module, image: np.ndarray, layers: Sequence[str], factor: float, device: str | torch.device) -> dict[str, torch.Tensor]:
+    """Gram matrices of a style image resized by `factor` (area when shrinking, bicubic when enlarging)."""
+    tensor = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)[None].float().div(255).to(device)
+    if factor != 1:
+        size = (max(16, round(tensor.shape[2] * factor)), max(16, round(tensor.shape[3] * factor)))
+        tensor = F.interpolate(tensor, size=size, mode="area" if factor < 1 else "bicubic", align_corners=None).clamp(0, 1)
+    with torch.no_grad():
+        features = net(tensor)
+    return {layer: gram_matrix(features[layer]) for layer in layers}
 
 
 class StyleTargets:
@@ -40,14 +52,7 @@ class StyleTargets:
         if key not in self._cache:
             entry = self.index["styles"][style]
             image = read_rgb(list_frames(self.style_dir / entry["folder"])[frame])
-            tensor = torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255).to(self.device)
-            factor = scale * self.style_scale
-            if factor != 1:
-                size = (max(16, round(tensor.shape[2] * factor)), max(16, round(tensor.shape[3] * factor)))
-                tensor = F.interpolate(tensor, size=size, mode="area" if factor < 1 else "bicubic", align_corners=None).clamp(0, 1)
-            with torch.no_grad():
-                features = self.net(tensor)
-            self._cache[key] = {layer: gram_matrix(features[layer]) for layer in self.layers}
+            self._cache[key] = style_grams(self.net, image, self.layers, scale * self.style_scale, self.device)
         return self._cache[key]
 
     def grams_for(self, content_frame: int, scale: float = 1.0) -> dict[str, torch.Tensor]:

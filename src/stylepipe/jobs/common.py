@@ -6,6 +6,7 @@ import errno
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,7 +87,7 @@ def stop_when_snakemake_dies(log: object, interval: float = 1.0) -> None:
 
     def watch() -> None:
         while True:
-            threading.Event().wait(interval)
+            time.sleep(interval)
             try:
                 os.kill(watched, 0)
                 if _state(watched) == "Z":  # killed, not yet reaped by its own parent

@@ -12,7 +12,7 @@ import torch
 
 from stylepipe import lossnet
 from stylepipe.flow import ChunkFlows
-from stylepipe.frames import atomic_dir, checked_folder, chunk_name, frame_name, read_rgb, write_rgb
+from stylepipe.frames import atomic_dir, checked_folder, chunk_name, frame_name, list_frames, read_rgb, write_rgb
 from stylepipe.gatys import GatysSettings, initial_image, optimise_coarse_to_fine, optimise_frame, temporal_terms, to_tensor, to_uint8
 from stylepipe.jobs.common import Log, find_frame, resolve_device, stderr_log, verified_frames
 from stylepipe.style_targets import StyleTargets
@@ -109,28 +109,24 @@ def fidelity_per_frame(
     device: str,
     log: Log = stderr_log,
 ) -> dict[str, Any]:
-    """VGG style and content distances of every output frame, against the same style targets the frames were made for."""
-    from stylepipe.fidelity import FidelityMeter, measure_frames, thirds
+    """VGG style and content distances of every output frame, against the same style targets the frames were made for.
+
+    The caller (the report job) has already checked the content and output folders against their manifests.
+    """
+    from stylepipe.fidelity import FidelityMeter, measure_frames, summary
 
     device = resolve_device(device)
     net = lossnet.load_loss_network(weights_path, device=device)
     meter = FidelityMeter(net, device)
     targets = StyleTargets(net, checked_folder(style_dir), json.loads(Path(index_path).read_text()), meter.style_layers, window, device)
-    contents = (read_rgb(p) for chunk in sorted(Path(frames_dir).glob("chunk_*")) for p in verified_frames(chunk))
-    outputs = (read_rgb(p) for folder in stylized_dirs for p in verified_frames(folder))
-    rows = list(measure_frames(meter, outputs, contents, targets.grams_for))
-    style = [row.style_distance for row in rows]
-    content = [row.content_distance for row in rows]
-    first, last = thirds(content)
-    log(f"fidelity: style distance {np.mean(style):.4f}, content distance {np.mean(content):.4f} "
-        f"(first third {first:.4f}, last third {last:.4f}; loss network {net.info.arch} from {net.info.source})")
+    contents = (read_rgb(p) for chunk in sorted(Path(frames_dir).glob("chunk_*")) for p in list_frames(chunk))
+    outputs = (read_rgb(p) for folder in stylized_dirs for p in list_frames(folder))
+    report = summary(list(measure_frames(meter, outputs, contents, targets.grams_for)))
+    log(f"fidelity: style distance {report['style_distance_mean']:.4f}, content distance {report['content_distance_mean']:.4f} "
+        f"(first third {report['content_distance_first_third']:.4f}, last third {report['content_distance_last_third']:.4f}; "
+        f"loss network {net.info.arch} from {net.info.source})")
     return {
-        "style_distance_mean": float(np.mean(style)),
-        "content_distance_mean": float(np.mean(content)),
-        "content_distance_first_third": first,
-        "content_distance_last_third": last,
-        "style_distance_per_frame": style,
-        "content_distance_per_frame": content,
+        **report,
         "loss_network": net.info.as_dict(),
         "definition": "per layer ||G(out)-G(style)||^2/||G(style)||^2 (style layers) and ||F(out)-F(content)||^2/||F(content)||^2 "
                       "(content layers), averaged over layers; 0 is a perfect match",
