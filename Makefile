@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: install
-	$(BIN)/snakemake --cores $(CORES) results/out.mp4
+	$(BIN)/snakemake --cores $(CORES)
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -1,5 +1,6 @@
 # stylepipe: `snakemake --cores 8 results/out.mp4` renders the top-level config; results/<variant>.mp4 renders
-# a named variant from `variants:`. See README.md.
+# a named variant from `variants:`; with `batch:` set, `snakemake --cores 8` renders every row of the sheet.
+# See README.md.
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
@@ -14,4 +15,4 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        "results/out.mp4",
+        DEFAULT_TARGETS,

@@ -27,7 +27,15 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from stylepipe.demo import painterly_frame, write_content_video  # noqa: E402
+from stylepipe.demo import Scene, _pipe_frames_to_ffmpeg, painterly_frame, write_content_video  # noqa: E402
+
+
+def write_there_and_back(path: Path, width: int, height: int, frames: int, fps: Fraction) -> None:
+    """The demo scene played forward for half the clip, then backward: frame t shows what frame n-1-t shows, so
+    the first and last thirds hold the same pictures and any rise in content distance between them is drift."""
+    scene = Scene(width, height, (frames + 1) // 2)
+    order = [min(t, frames - 1 - t) for t in range(frames)]
+    _pipe_frames_to_ffmpeg([], (scene.render(t) for t in order), (width, height), fps, path)
 
 
 def apply(config: dict, assignment: str) -> None:
@@ -45,13 +53,18 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=36)
     parser.add_argument("--style", default=None)
     parser.add_argument("--keep", default=None)
+    parser.add_argument("--there-and-back", action="store_true",
+                        help="the scene forward then backward, so the last third repeats the first (independent frames: x1.000)")
     parser.add_argument("--set", action="append", default=[], help="config key=value for both runs, e.g. gatys.iterations=60")
     args = parser.parse_args()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="stylepipe-drift-"))
     work.mkdir(parents=True, exist_ok=True)
     clip = work / "clip.mp4"
     if not clip.exists():
-        write_content_video(clip, 256, 144, args.frames, Fraction(12))
+        if args.there_and_back:
+            write_there_and_back(clip, 256, 144, args.frames, Fraction(12))
+        else:
+            write_content_video(clip, 256, 144, args.frames, Fraction(12))
     style = args.style or next(iter(sorted((REPO.parent / "shared" / "styles").glob("starry*.jpg"))), None)
     if style is None:
         style = str(work / "style.png")

@@ -88,6 +88,59 @@ def _fidelity(args: argparse.Namespace) -> None:
           f"(first third {first:.4f}, last third {last:.4f}, ratio {last / first if first > 0 else float('nan'):.3f})")
 
 
+def _report_screenshot(args: argparse.Namespace) -> None:
+    from stylepipe.report_screenshot import screenshot_report
+
+    name = screenshot_report(args.report, args.png, args.output, (args.width, args.height))
+    print(f"wrote {args.png}: {args.report} with the page of results/{name}.mp4 open")
+
+
+def _status(args: argparse.Namespace) -> None:
+    import time
+
+    from stylepipe.status import name_from_argument, output_names, output_status
+
+    results = Path(args.results)
+    while True:
+        names = [name_from_argument(o) for o in args.outputs] or output_names(results)
+        if not names:
+            raise StylepipeError(f"{results}: no output has started here; run snakemake first, or give --results")
+        statuses = [output_status(results, name) for name in names]
+        for status in statuses:
+            print(status.line(), flush=True)
+        if not args.watch or all(s.state in ("done", "failed", "stopped") for s in statuses):
+            return
+        time.sleep(args.watch)
+        print(flush=True)
+
+
+def _snakemake_command() -> str:
+    import shutil
+
+    beside = Path(sys.executable).with_name("snakemake")
+    found = str(beside) if beside.is_file() else shutil.which("snakemake")
+    if not found:
+        raise StylepipeError("snakemake is not installed in this environment (pip install snakemake)")
+    return found
+
+
+def _preview(args: argparse.Namespace) -> None:
+    import subprocess
+
+    target = f"results/{args.output}/preview.png"
+    command = [_snakemake_command(), "--cores", str(args.cores), target]
+    if args.snakefile:
+        command[1:1] = ["--snakefile", args.snakefile]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        ours = [line for line in result.stderr.splitlines() if line.startswith("stylepipe:")]
+        raise StylepipeError(ours[-1][len("stylepipe: "):] if ours else f"snakemake failed on {target}:\n{result.stderr[-2000:]}")
+    log = Path(f"results/{args.output}/logs/preview.log")
+    last = log.read_text().strip().splitlines()[-1] if log.is_file() else ""
+    up_to_date = "nothing to be done" in (result.stdout + result.stderr).lower()
+    print(f"{target} is up to date ({last})" if up_to_date else last)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stylepipe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -124,6 +177,23 @@ def build_parser() -> argparse.ArgumentParser:
     fidelity.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     fidelity.add_argument("--json", action="store_true", help="print the per-frame values as JSON")
     fidelity.set_defaults(run=_fidelity)
+    status = commands.add_parser("status", help="frames stylised of the total, seconds a frame and an ETA for each output in flight or done")
+    status.add_argument("outputs", nargs="*", help="outputs to show (out, results/out or results/out.mp4); default: every one started")
+    status.add_argument("--results", default="results", help="the results folder (default: ./results)")
+    status.add_argument("--watch", type=float, default=0, metavar="SECONDS", help="print again every SECONDS until nothing runs")
+    status.set_defaults(run=_status)
+    preview = commands.add_parser("preview", help="stylise three frames spread through the clip with the output's settings: results/NAME/preview.png")
+    preview.add_argument("output", nargs="?", default="out", help="the output's name (default: out)")
+    preview.add_argument("--cores", default="all", help="cores for Snakemake (default: all)")
+    preview.add_argument("--snakefile", default=None, help="the workflow's Snakefile, when not in this folder")
+    preview.set_defaults(run=_preview)
+    shot = commands.add_parser("report-screenshot", help="screenshot the Snakemake report with one output's page open (headless Chromium)")
+    shot.add_argument("report", help="the report, e.g. results/report.html")
+    shot.add_argument("png", help="the screenshot to write")
+    shot.add_argument("--output", default=None, help="whose page to open (default: the first)")
+    shot.add_argument("--width", type=int, default=1400)
+    shot.add_argument("--height", type=int, default=1600)
+    shot.set_defaults(run=_report_screenshot)
     return parser
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from stylepipe.errors import StylepipeError
+from stylepipe.errors import ConfigKeyError, StylepipeError
 
 TOP_LEVEL_NAME = "out"
 
@@ -77,10 +77,10 @@ def _check_style_weights(style: Any, prefix: str) -> None:
         weight = item.get("weight") if isinstance(item, dict) else None
         if isinstance(weight, (int, float)) and not isinstance(weight, bool) and weight <= 0:
             where = ".".join(p for p in (prefix, f"style.{number}.weight") if p)
-            raise StylepipeError(f"config key '{where}': {weight} is not more than 0; leave a style out of the list instead")
+            raise ConfigKeyError(f"config key '{where}': {weight} is not more than 0; leave a style out of the list instead", "style")
         if isinstance(item, str) and not item or isinstance(item, dict) and item.get("path") == "":
             where = ".".join(p for p in (prefix, f"style.{number}") if p)
-            raise StylepipeError(f"config key '{where}': the path is empty; give the path of a file")
+            raise ConfigKeyError(f"config key '{where}': the path is empty; give the path of a file", "style")
 
 
 def validate(config: dict[str, Any], schema: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -96,16 +96,21 @@ def validate(config: dict[str, Any], schema: dict[str, Any], prefix: str = "") -
     errors = sorted(validator.iter_errors(filled), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if errors:
         # The deepest error is the most specific; oneOf reports its own summary at the parent.
-        raise StylepipeError(_describe(errors[0], schema, prefix))
+        error = errors[0]
+        key = _key_path(error)
+        if error.validator == "additionalProperties":
+            unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            key = ".".join(p for p in (key, unknown[0] if unknown else "") if p)
+        raise ConfigKeyError(_describe(error, schema, prefix), key)
     _resolve_derived(filled)
     return filled
 
 
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = copy.deepcopy(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = copy.deepcopy(value)
     return merged
@@ -117,11 +122,14 @@ def resolve_variants(config: dict[str, Any], schema: dict[str, Any]) -> dict[str
     base = validate(config, schema)
     plain = {key: value for key, value in config.items() if key != "variants"}
     resolved = {TOP_LEVEL_NAME: {k: v for k, v in base.items() if k != "variants"}}
+    resolved[TOP_LEVEL_NAME].pop("batch", None)
     for name, override in base["variants"].items():
-        if "variants" in override:
-            raise StylepipeError(f"config key 'variants.{name}.variants': variants cannot be nested")
-        merged = validate(_deep_merge(plain, override), schema, prefix=f"variants.{name}")
+        for key in ("variants", "batch"):
+            if key in override:
+                raise StylepipeError(f"config key 'variants.{name}.{key}': only the top level can have {key}")
+        merged = validate(deep_merge(plain, override), schema, prefix=f"variants.{name}")
         merged.pop("variants", None)
+        merged.pop("batch", None)
         resolved[name] = merged
     return resolved
 
@@ -141,7 +149,7 @@ def merge_config_file(config: dict[str, Any], path: str | Path) -> None:
         raise StylepipeError(f"{path}: expected keys at the top level, found a {type(loaded).__name__}")
     given = copy.deepcopy(config)
     config.clear()
-    config.update(_deep_merge(loaded, given))
+    config.update(deep_merge(loaded, given))
 
 
 def unknown_variant_message(name: str, known: list[str]) -> str:

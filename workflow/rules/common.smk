@@ -2,11 +2,13 @@ import hashlib
 import sys
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
 # Only torch-free modules here: every dry run, no-op rerun and cluster job parses this file.
 from stylepipe import config as stylepipe_config
 from stylepipe.arbitrary_files import ARBITRARY_WEIGHTS_FILE
+from stylepipe.batch import read_batch
 from stylepipe.errors import StylepipeError
 from stylepipe.frames import DamagedCacheError, check_folder, chunk_count, set_aside
 from stylepipe.preflight import preflight, trains_per_style, uses_arbitrary_network
@@ -16,6 +18,9 @@ from stylepipe.style import parse_style_sources
 from stylepipe.video import VideoMeta
 
 min_version("9.0")
+
+
+report: "../report/workflow.rst"
 
 CONDA_ENV = "../../envs/stylepipe.yaml"
 DEMO_FILES = {
@@ -43,13 +48,33 @@ except StylepipeError as err:
     fail(err)
 
 # Validate the config and every variant (and fill in defaults) before any job runs.
+# A batch sheet's rows join them as variants; `snakemake` with no target renders every row.
+SCHEMAS = Path(workflow.current_basedir).parent / "schemas"
 try:
-    SCHEMA = stylepipe_config.load_schema(
-        Path(workflow.current_basedir).parent / "schemas" / "config.schema.yaml"
-    )
+    SCHEMA = stylepipe_config.load_schema(SCHEMAS / "config.schema.yaml")
     VARIANTS = stylepipe_config.resolve_variants(config, SCHEMA)
+    BATCH_ROWS = []
+    if config.get("batch"):
+        BATCH_ROWS = read_batch(
+            config["batch"],
+            {key: value for key, value in config.items() if key not in ("variants", "batch")},
+            SCHEMA,
+            stylepipe_config.load_schema(SCHEMAS / "batch.schema.yaml"),
+            generated=tuple(DEMO_FILES.values()),
+        )
 except StylepipeError as err:
     fail(err)
+for row in BATCH_ROWS:
+    if row.name in VARIANTS:
+        fail(f"{row.where}: output name '{row.name}' is also a variant in config.yaml; name the row differently")
+    VARIANTS[row.name] = row.config
+BATCH_ORIGIN = {row.name: row.where for row in BATCH_ROWS}
+# Each output's report page is built with it, so that `snakemake --report` has something to show.
+DEFAULT_TARGETS = [
+    path
+    for name in ([row.name for row in BATCH_ROWS] or [stylepipe_config.TOP_LEVEL_NAME])
+    for path in (f"results/{name}.mp4", f"results/{name}/report/overview.html")
+]
 
 CHECKED = set()
 
@@ -114,6 +139,8 @@ def cfg(wildcards):
         try:
             preflight(VARIANTS[name], generated=tuple(DEMO_FILES.values()))
         except StylepipeError as err:
+            if name in BATCH_ORIGIN:
+                fail(f"{BATCH_ORIGIN[name]}: {err}")
             fail(f"{err} (in results/{name}.mp4)" if name != stylepipe_config.TOP_LEVEL_NAME else err)
         CHECKED.add(name)
     return VARIANTS[name]
@@ -223,6 +250,16 @@ def feedforward_inputs(wildcards):
     return {"model": model_file(wildcards)}
 
 
+def preview_inputs(wildcards):
+    """What the preview stylises with: the loss network, the arbitrary-style network or the trained model."""
+    variant = cfg(wildcards)
+    if variant["mode"] == "gatys":
+        return {"weights": loss_network_weights(wildcards)}
+    if uses_arbitrary_network(variant):
+        return {"weights": ARBITRARY_WEIGHTS_FILE}
+    return {"model": model_file(wildcards)}
+
+
 def fidelity_inputs(wildcards):
     """Gatys mode's report measures style and content distances with the loss network it already has."""
     if cfg(wildcards)["mode"] != "gatys":
@@ -276,6 +313,14 @@ def previous_stylized(wildcards):
     chunk, size = int(wildcards.chunk), cfg(wildcards)["chunk_frames"]
     first = max(0, (chunk * size - max(settings.previous_offsets)) // size)
     return [f"results/{wildcards.name}/stylized/chunk_{k:04d}" for k in range(first, chunk)]
+
+
+def all_cores():
+    """Threads for the jobs that use every core they are given; 1 when Snakemake was given none, as for --report."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return 1
 
 
 def uses_gpu(wildcards):

@@ -17,3 +17,46 @@ rule report:
         CONDA_ENV
     script:
         "../scripts/report.py"
+
+
+rule report_page:
+    """What `snakemake --report results/report.html` shows of an output: its page (the video, the contact sheet, the
+    plots and the knobs in one), and the contact sheet and plots on their own."""
+    input:
+        video="results/{name}.mp4",
+        meta="results/{name}/meta.json",
+        frames="results/{name}/frames/content",
+        style="results/{name}/frames/style",
+        index="results/{name}/style_index.json",
+        chunks=stylized_chunks,
+        metrics="results/{name}/metrics.json",
+    output:
+        page=report(
+            "results/{name}/report/overview.html",
+            caption="../report/overview.rst",
+            category="Outputs",
+            subcategory="{name}",
+            labels={"output": "{name}", "figure": "1 overview: video, contact sheet, plots, settings"},
+        ),
+        sheet=report(
+            "results/{name}/report/contact_sheet.jpg",
+            caption="../report/contact_sheet.rst",
+            category="Outputs",
+            subcategory="{name}",
+            labels={"output": "{name}", "figure": "2 contact sheet"},
+        ),
+        plots=report(
+            "results/{name}/report/per_frame.svg",
+            caption="../report/per_frame.rst",
+            category="Outputs",
+            subcategory="{name}",
+            labels={"output": "{name}", "figure": "3 per-frame plots"},
+        ),
+    params:
+        config=cfg,
+    log:
+        "results/{name}/logs/report_page.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/report_page.py"

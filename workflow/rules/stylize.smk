@@ -17,7 +17,7 @@ rule stylize_gatys:
         "results/{name}/logs/stylize_{chunk}.log",
     benchmark:
         "results/{name}/benchmarks/stylize_{chunk}.tsv"
-    threads: workflow.cores
+    threads: all_cores()
     resources:
         gpu=uses_gpu,
         mem_mb=4000,
@@ -46,7 +46,7 @@ rule stylize_feedforward:
         "results/{name}/logs/feedforward_{chunk}.log",
     benchmark:
         "results/{name}/benchmarks/feedforward_{chunk}.tsv"
-    threads: workflow.cores
+    threads: all_cores()
     resources:
         gpu=uses_gpu,
         mem_mb=3000,
@@ -72,3 +72,27 @@ rule stabilize:
         CONDA_ENV
     script:
         "../scripts/stabilize.py"
+
+
+rule preview:
+    """A few frames spread through the clip, stylised with the output's settings and set beside their content
+    frames, before committing to the full render. Reads the cached frames; writes only preview.png."""
+    input:
+        unpack(preview_inputs),
+        frames="results/{name}/frames/content",
+        style="results/{name}/frames/style",
+        index="results/{name}/style_index.json",
+    output:
+        preview="results/{name}/preview.png",
+    params:
+        config=cfg,
+    log:
+        "results/{name}/logs/preview.log",
+    threads: all_cores()
+    resources:
+        gpu=uses_gpu,
+        mem_mb=4000,
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/preview.py"

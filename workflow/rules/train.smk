@@ -14,7 +14,7 @@ rule train:
         "resources/models/{model_id}.log",
     benchmark:
         "resources/models/{model_id}.benchmark.tsv"
-    threads: workflow.cores
+    threads: all_cores()
     resources:
         gpu=lambda wc: 0 if training_variant(wc)["device"] == "cpu" else 1,
         mem_mb=6000,

@@ -132,3 +132,31 @@ def find_frame(folders: Sequence[str | Path], number: int) -> Path:
         if candidate.is_file():
             return candidate
     raise StylepipeError(f"frame {number} is in none of {', '.join(map(str, folders))}")
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class Progress:
+    """A tqdm-style line in the job's log: frames done of the total, seconds a frame and an ETA.
+
+    `stylepipe status` reads the last such line of a job still in flight; lines come at most every `every`
+    seconds, and always for the last frame.
+    """
+
+    def __init__(self, total: int, log: Log, every: float = 2.0) -> None:
+        self.total, self.log, self.every = total, log, every
+        self.done = 0
+        self.began = self.last = time.perf_counter()
+
+    def step(self, frames: int = 1) -> None:
+        self.done += frames
+        now = time.perf_counter()
+        if now - self.last < self.every and self.done < self.total:
+            return
+        self.last = now
+        each = (now - self.began) / max(1, self.done)
+        self.log(f"progress: {self.done}/{self.total} frames ({100 * self.done / max(1, self.total):.0f}%), "
+                 f"{each:.3f} s a frame, ETA {format_duration(each * (self.total - self.done))}")

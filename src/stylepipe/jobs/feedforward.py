@@ -17,13 +17,32 @@ from stylepipe import arbitrary_weights
 from stylepipe.checkpoint import load_model
 from stylepipe.feedforward import StyleVectors, content_vectors, mix_strength, prepare, stylize_batches
 from stylepipe.frames import atomic_dir, checked_folder, chunk_name, read_rgb, write_rgb
-from stylepipe.jobs.common import Log, resolve_device, stderr_log, verified_frames
+from stylepipe.jobs.common import Log, Progress, resolve_device, stderr_log, verified_frames
 
 
 def arbitrary_weights_job(out_path: str, log: Log = stderr_log) -> None:
     """Convert the arbitrary-style networks' ONNX weights once into safetensors for every stylise job."""
     source = arbitrary_weights.convert(out_path, log=log)
     log(f"arbitrary-style weights: {source}")
+
+
+def arbitrary_style_vectors(
+    nets: arbitrary_weights.ArbitraryNetworks,
+    style_dir: str,
+    index_path: str,
+    window: int,
+    style_size: int,
+    device: str,
+    numbers: Sequence[int],
+    images: Sequence[np.ndarray],
+    strength: float,
+) -> torch.Tensor:
+    """One style vector per content frame: the style's (over the window), moved towards the frame's own below strength 1."""
+    vectors = StyleVectors.from_files(nets.predictor, checked_folder(style_dir), index_path, window, style_size, device)
+    styles = torch.stack([vectors.for_frame(number) for number in numbers])
+    if strength < 1:
+        styles = mix_strength(styles, content_vectors(nets.predictor, images, style_size, device), strength)
+    return styles
 
 
 def stylize_arbitrary_chunk_job(
@@ -57,16 +76,17 @@ def stylize_arbitrary_chunk_job(
     transformer = prepare(nets.transformer, device)
     frames = verified_frames(Path(frames_dir) / chunk_name(chunk))
     images = [read_rgb(path) for path in frames]
-    vectors = StyleVectors.from_files(nets.predictor, checked_folder(style_dir), index_path, window, style_size, device)
-    styles = torch.stack([vectors.for_frame(int(path.stem)) for path in frames])
-    if strength < 1:
-        styles = mix_strength(styles, content_vectors(nets.predictor, images, style_size, device), strength)
+    styles = arbitrary_style_vectors(nets, style_dir, index_path, window, style_size, device, [int(p.stem) for p in frames], images, strength)
     log(f"arbitrary-style network: {nets.source}; device {device}, precision {precision}, batch {batch_size}, "
         f"strength {strength}, style size {style_size}, window {window}")
     stats: dict[str, Any] = {"chunk": chunk, "weights": {"arch": "arbitrary", "source": nets.source}, "device": device, "frames": []}
     with atomic_dir(out_dir) as scratch:
         compute = time.perf_counter()
-        outputs = list(stylize_batches(transformer, images, device, batch_size, precision, styles, preserve_colors))
+        progress = Progress(len(images), log)
+        outputs = []
+        for output in stylize_batches(transformer, images, device, batch_size, precision, styles, preserve_colors):
+            outputs.append(output)
+            progress.step()
         compute = time.perf_counter() - compute
         for path, output in zip(frames, outputs):
             write_rgb(scratch / path.name, output)
@@ -94,9 +114,11 @@ def stylize_feedforward_chunk_job(
         f"precision {precision}, batch {batch_size}")
     stats: dict[str, Any] = {"chunk": chunk, "weights": header.get("weights"), "model": model_path, "device": device, "frames": []}
     began = time.perf_counter()
+    progress = Progress(len(frames), log)
     with atomic_dir(out_dir) as scratch:
         for path, output in zip(frames, stylize_batches(model, images, device, batch_size, precision, preserve_colors=preserve_colors)):
             write_rgb(scratch / path.name, output)
+            progress.step()
         seconds = (time.perf_counter() - began) / max(1, len(frames))
         stats["frames"] = [{"frame": int(p.stem), "seconds": seconds} for p in frames]
         (scratch / "stats.json").write_text(json.dumps(stats, indent=1))

@@ -14,7 +14,7 @@ from stylepipe import lossnet
 from stylepipe.flow import ChunkFlows
 from stylepipe.frames import atomic_dir, checked_folder, chunk_name, frame_name, list_frames, read_rgb, write_rgb
 from stylepipe.gatys import GatysSettings, initial_image, optimise_coarse_to_fine, optimise_frame, temporal_terms, to_tensor, to_uint8
-from stylepipe.jobs.common import Log, find_frame, resolve_device, stderr_log, verified_frames
+from stylepipe.jobs.common import Log, Progress, find_frame, resolve_device, stderr_log, verified_frames
 from stylepipe.style_targets import StyleTargets
 
 
@@ -61,6 +61,7 @@ def stylize_gatys_chunk_job(
     stats: dict[str, Any] = {"chunk": chunk, "weights": net.info.as_dict(), "device": device, "frames": []}
     # Stylised frames as saved (uint8), so a resumed run warps exactly what an uninterrupted one would.
     done: dict[int, np.ndarray] = {}
+    progress = Progress(len(frames), log, every=0.0)
     with atomic_dir(out_dir) as scratch:
         for path in frames:
             number = int(path.stem)
@@ -95,6 +96,7 @@ def stylize_gatys_chunk_job(
                 {"frame": number, "total_loss": result.total_loss, "content_loss": result.content_loss,
                  "style_loss": result.style_loss, "iterations": result.iterations, "seconds": result.seconds}
             )
+            progress.step()
         (scratch / "stats.json").write_text(json.dumps(stats, indent=1))
     return stats
 

@@ -1,0 +1,130 @@
+"""`stylepipe status`: how far each output has got, read from its chunk folders and job logs.
+
+It only reads files, so it works while Snakemake runs in another terminal: finished chunks count from their
+manifests, the chunk in flight from the last progress line of its job's log.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from stylepipe.jobs.common import format_duration
+
+PROGRESS_LINE = re.compile(r"progress: (\d+)/(\d+) frames .*?([0-9.]+) s a frame")
+STYLISE_STAGES = (("stylized", "stylize"), ("feedforward", "feedforward"))
+
+
+@dataclass
+class OutputStatus:
+    """Where one output stands. `state` is done, running, stopped, failed or not started."""
+
+    name: str
+    state: str
+    total: int | None
+    stylised: int
+    seconds_per_frame: float | None
+    in_flight: list[str]
+    error: str | None = None
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if self.total is None or self.seconds_per_frame is None:
+            return None
+        return (self.total - self.stylised) * self.seconds_per_frame
+
+    def line(self) -> str:
+        if self.state == "done":
+            speed = f", {self.seconds_per_frame:.3f} s a frame" if self.seconds_per_frame is not None else ""
+            return f"{self.name}: done, results/{self.name}.mp4 ({self.total} frames{speed})"
+        if self.total is None:
+            return f"{self.name}: {self.state}, the content video is not probed yet"
+        parts = [f"{self.name}: {self.stylised}/{self.total} frames stylised ({100 * self.stylised / max(1, self.total):.0f}%)"]
+        if self.seconds_per_frame is not None:
+            parts.append(f"{self.seconds_per_frame:.3f} s a frame")
+            parts.append(f"ETA {format_duration(self.eta_seconds or 0)}")
+        state = self.state + (f" ({', '.join(self.in_flight)})" if self.in_flight and self.state == "running" else "")
+        if self.error:
+            state += f": {self.error}"
+        return ", ".join(parts) + f"; {state}"
+
+
+def _manifest_frames(folder: Path) -> int:
+    try:
+        files = json.loads((folder / "manifest.json").read_text())["files"]
+    except (OSError, ValueError, KeyError):
+        return 0
+    return sum(1 for name in files if str(name).endswith(".png"))
+
+
+def _finished_seconds(folder: Path) -> list[float]:
+    try:
+        return [float(frame["seconds"]) for frame in json.loads((folder / "stats.json").read_text())["frames"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def snakemake_is_running(workdir: Path) -> bool:
+    """Snakemake holds lock files while it runs (a kill -9 leaves them; `snakemake --unlock` clears them)."""
+    locks = workdir / ".snakemake" / "locks"
+    return locks.is_dir() and any(locks.iterdir())
+
+
+def output_status(results: Path, name: str) -> OutputStatus:
+    root = results / name
+    total = None
+    if (root / "meta.json").is_file():
+        total = int(json.loads((root / "meta.json").read_text())["frame_count"])
+    stylised, partial, seconds, in_flight, latest, error = 0, 0, [], [], None, None
+    for folder, log_prefix in STYLISE_STAGES:
+        for chunk in sorted((root / folder).glob("chunk_*")) if (root / folder).is_dir() else []:
+            stylised += _manifest_frames(chunk)
+            seconds += _finished_seconds(chunk)
+        for log in sorted((root / "logs").glob(f"{log_prefix}_*.log")):
+            chunk_id = log.stem.split("_")[-1]
+            if (root / folder / f"chunk_{chunk_id}" / "manifest.json").is_file():
+                continue
+            lines = log.read_text(errors="replace").splitlines()
+            if lines and lines[-1].startswith("error:"):
+                error = lines[-1][len("error:"):].strip()
+                continue
+            matches = [PROGRESS_LINE.search(line) for line in lines]
+            last = next((m for m in reversed(matches) if m), None)
+            done = int(last.group(1)) if last else 0
+            partial += done
+            in_flight.append(f"chunk {chunk_id} at {done}/{last.group(2)}" if last else f"chunk {chunk_id} starting")
+            if last:
+                latest = float(last.group(3))
+    per_frame = latest if latest is not None else (sum(seconds) / len(seconds) if seconds else None)
+    video = results / f"{name}.mp4"
+    running = snakemake_is_running(results.parent)
+    if running:
+        stylised += partial  # a stopped job's frames are redone from its chunk's start, so they do not count
+    else:
+        in_flight = []
+    if total is not None and video.is_file() and stylised >= total and not in_flight:
+        state = "done"
+    elif error:
+        state = "failed"
+    elif running and (in_flight or total is None or stylised < total or not video.is_file()):
+        state = "running"
+    elif not stylised and not in_flight:
+        state = "not started"
+    else:
+        state = "stopped" if not video.is_file() or stylised < (total or 0) else "done"
+    return OutputStatus(name, state, total, stylised, per_frame, in_flight, error)
+
+
+def output_names(results: Path) -> list[str]:
+    """Every output that has begun: a folder under results/ with a probe or logs."""
+    if not results.is_dir():
+        return []
+    return sorted(p.name for p in results.iterdir() if p.is_dir() and not p.name.startswith(".") and ((p / "meta.json").is_file() or (p / "logs").is_dir()))
+
+
+def name_from_argument(argument: str) -> str:
+    """`out`, `results/out`, `results/out/` and `results/out.mp4` all name the output `out`."""
+    path = Path(argument)
+    return path.stem if path.suffix == ".mp4" else path.name
