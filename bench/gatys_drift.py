@@ -21,12 +21,15 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import yaml
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from stylepipe.figures import contact_sheet  # noqa: E402
+from stylepipe.frames import read_rgb  # noqa: E402
 from stylepipe.demo import Scene, _pipe_frames_to_ffmpeg, painterly_frame, write_content_video  # noqa: E402
 
 
@@ -45,6 +48,16 @@ def apply(config: dict, assignment: str) -> None:
     for part in parents:
         block = block.setdefault(part, {})
     block[leaf] = yaml.safe_load(value)
+
+
+def write_sheet(work: Path, frames: int, out: Path) -> None:
+    """Content, temporal and independent output side by side at frames 0, the middle and the last."""
+    def frame(folder: str, number: int) -> np.ndarray:
+        return read_rgb(next((work / "results" / folder).glob(f"*/{number:06d}.png"))) if folder != "content" else \
+            read_rgb(next((work / "results/out/frames/content").glob(f"*/{number:06d}.png")))
+
+    rows = [(f"frame {n}", [frame(f, n) for f in ("content", "out/stylized", "independent/stylized")]) for n in (0, frames // 2, frames - 1)]
+    Image.fromarray(contact_sheet(rows, ["content", "temporal (defaults)", "independent"], cell_height=200)).save(out)
 
 
 def main() -> None:
@@ -91,6 +104,9 @@ def main() -> None:
               f"style distance {f['style_distance_mean']:.4f}; E_warp x{w['ratio_output_to_input']:.2f} the input's")
     temporal, independent = metrics["out"]["fidelity"], metrics["independent"]["fidelity"]
     print(f"style distance, temporal / independent: {temporal['style_distance_mean'] / independent['style_distance_mean']:.3f}")
+    sheet = work / "contact_sheet.png"
+    write_sheet(work, args.frames, sheet)
+    print(f"contact sheet of frames 0, the middle and the last (content, temporal, independent): {sheet}")
     print(f"work folder: {work}")
 
 

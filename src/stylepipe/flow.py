@@ -66,10 +66,15 @@ def sample_grid(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return grid_x + flow[..., 0], grid_y + flow[..., 1]
 
 
-def warp_backward(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Sample `image` at x + flow[x] (bilinear, edge pixels repeated); same dtype and channels as `image`."""
+# Bilinear sampling at a sub-pixel offset averages neighbours: applied again on every frame, as Gatys mode's warm
+# start and temporal target are, it smears the output along the motion. Lanczos keeps the detail.
+INTERPOLATIONS = {"bilinear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}
+
+
+def warp_backward(image: np.ndarray, flow: np.ndarray, interpolation: str = "bilinear") -> np.ndarray:
+    """Sample `image` at x + flow[x] (edge pixels repeated); same dtype and channels as `image`."""
     map_x, map_y = sample_grid(flow.astype(np.float32))
-    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(image, map_x, map_y, INTERPOLATIONS[interpolation], borderMode=cv2.BORDER_REPLICATE)
 
 
 def consistency_mask(flow_bwd: np.ndarray, flow_fwd: np.ndarray) -> np.ndarray:

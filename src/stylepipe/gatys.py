@@ -62,7 +62,7 @@ def temporal_terms(
     `reliable[d]` its consistency mask. Returns the start image (the warped frame t-1, with unreliable
     pixels taken from the content frame) or None, and the temporal loss on 0..255 pixels, or None.
     """
-    warped = {d: to_tensor(warp_backward(previous[d], flows[d]), content.device) for d in previous}
+    warped = {d: to_tensor(warp_backward(previous[d], flows[d], settings.warp), content.device) for d in previous}
     start = None
     if settings.init == "prev_warped" and 1 in warped:
         mask = torch.from_numpy(reliable[1].astype(np.float32))[None, None].to(content.device)

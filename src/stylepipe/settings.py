@@ -35,6 +35,7 @@ class GatysSettings:
     scale_iterations: tuple[int, ...] = (50, 40)
     style_scale: float = 1.0
     restart_below: float = 0.3
+    warp: str = "lanczos"
 
     def first_frame_schedule(self) -> tuple[tuple[float, int], ...]:
         """(scale, iterations) for the first frame of a shot: coarse to fine, ending at full size."""
