@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("--style", default=None)
     parser.add_argument("--width", type=int, default=320)
     parser.add_argument("--strength", type=float, default=None, help="temporal.strength (default: the config default)")
+    parser.add_argument("--warp", default=None, help="temporal.warp: bilinear, cubic or lanczos (default: the config default)")
     parser.add_argument("--keep", default=None, help="work in this folder and keep it")
     args = parser.parse_args()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="stylepipe-footage-"))
@@ -97,7 +98,9 @@ def main() -> None:
         Image.fromarray(painterly_frame(512, 400, 0.5, seed=3)).save(style)
     config = {"content": str(clip), "style": str(style), "mode": "feedforward", "width": args.width}
     if args.strength is not None:
-        config["temporal"] = {"strength": args.strength}
+        config.setdefault("temporal", {})["strength"] = args.strength
+    if args.warp is not None:
+        config.setdefault("temporal", {})["warp"] = args.warp
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     snakemake = str(Path(sys.executable).with_name("snakemake"))
     began = time.perf_counter()

@@ -266,6 +266,9 @@ def test_feedforward_trains_stylises_and_stabilises(finished_run):
     warp = json.loads((finished_run / "results/ff/metrics.json").read_text())["warp_error"]
     # temporal.method auto is blend in feedforward mode; it must lower the flicker of the raw output.
     assert warp["output_mean"] < warp["unstabilised_output_mean"]
+    stats = json.loads((finished_run / "results/ff/stable/chunk_0000/stats.json").read_text())
+    assert stats["stabilised"] == {"method": "blend", "strength": 0.6, "warp": "lanczos"}
+    assert "progress: 4/4 frames (100%)" in log
 
 
 def test_feedforward_with_a_given_model_skips_training(finished_run):

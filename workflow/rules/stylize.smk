@@ -66,6 +66,7 @@ rule stabilize:
         frames=directory("results/{name}/stable/chunk_{chunk}"),
     params:
         strength=lambda wc: cfg(wc)["temporal"]["strength"],
+        warp=lambda wc: cfg(wc)["temporal"]["warp"],
     log:
         "results/{name}/logs/stabilize_{chunk}.log",
     conda:

@@ -9,4 +9,5 @@ with job_log(snakemake.log[0]):
         list(snakemake.input.previous),
         snakemake.output.frames,
         strength=snakemake.params.strength,
+        warp=snakemake.params.warp,
     )

@@ -37,7 +37,8 @@ def flow_job(frames_dir: str, chunk: int, chunk_frames: int, out_path: str, meth
 
 
 def stabilize_chunk_job(
-    raw_dir: str, chunk: int, flow_path: str, previous_dirs: Sequence[str], out_dir: str, strength: float, log: Log = stderr_log
+    raw_dir: str, chunk: int, flow_path: str, previous_dirs: Sequence[str], out_dir: str, strength: float, warp: str = "lanczos",
+    log: Log = stderr_log,
 ) -> None:
     """Blend each stylised frame with the stabilised frame before it, warped by the flow, where it is reliable."""
     flows = ChunkFlows.load(flow_path)
@@ -52,12 +53,12 @@ def stabilize_chunk_job(
                 done[number] = fresh
             else:
                 previous = done[number - 1] if number - 1 in done else read_rgb(find_frame(previous_dirs, number - 1))
-                done[number] = blend_with_previous(fresh, previous, flows.backward(1, number), flows.reliable(1, number), strength)
+                done[number] = blend_with_previous(fresh, previous, flows.backward(1, number), flows.reliable(1, number), strength, warp)
             write_rgb(scratch / path.name, done[number])
         stats = json.loads((Path(raw_dir) / "stats.json").read_text())
-        stats["stabilised"] = {"method": "blend", "strength": strength}
+        stats["stabilised"] = {"method": "blend", "strength": strength, "warp": warp}
         (scratch / "stats.json").write_text(json.dumps(stats, indent=1))
-    log(f"stabilised {len(done)} frames (blend, strength {strength})")
+    log(f"stabilised {len(done)} frames (blend, strength {strength}, {warp} warp)")
 
 
 def report_job(
