@@ -118,7 +118,7 @@ def test_a_video_too_large_to_embed_gets_an_animated_preview(rendered, tmp_path,
     assert mime == "image/png" and getattr(preview, "n_frames", 1) == TINY_FRAMES
 
 
-def test_the_preview_stylises_three_frames_without_the_render(tiny_inputs, tmp_path):
+def test_the_preview_stylises_three_frames_without_the_render(tiny_inputs, tmp_path, monkeypatch, capsys):
     workdir = make_workdir(tmp_path, small_config(tiny_inputs))
     dry = run_snakemake(workdir, "-n", "results/out/preview.png")
     assert dry.returncode == 0, dry.stderr[-3000:]
@@ -134,6 +134,10 @@ def test_the_preview_stylises_three_frames_without_the_render(tiny_inputs, tmp_p
     assert log.count("preview frame") == 3 and "frames 1, 4, 6 of 8" in log
     top, bottom = sheet[22:22 + (sheet.shape[0] - 22) // 2], sheet[22 + (sheet.shape[0] - 22) // 2:]
     assert np.abs(top[:, 110:] - bottom[: top.shape[0], 110:]).mean() > 10  # the previews are not the content frames
+    # `stylepipe preview` asks Snakemake for the same file, so nothing is redone.
+    monkeypatch.chdir(workdir)
+    assert stylepipe_main(["preview", "out", "--snakefile", str(REPO / "Snakefile"), "--cores", "2"]) == 0
+    assert capsys.readouterr().out.startswith("results/out/preview.png is up to date (results/out/preview.png: frames 1, 4, 6 of 8")
     # The full render afterwards reuses the frames the preview extracted.
     render = run_snakemake(workdir, "results/out.mp4")
     assert render.returncode == 0 and "content_frames" not in rules_run(render.stderr)

@@ -134,7 +134,9 @@ def _preview(args: argparse.Namespace) -> None:
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         ours = [line for line in result.stderr.splitlines() if line.startswith("stylepipe:")]
-        raise StylepipeError(ours[-1][len("stylepipe: "):] if ours else f"snakemake failed on {target}:\n{result.stderr[-2000:]}")
+        last_line = next((line.strip() for line in reversed(result.stderr.splitlines()) if line.strip()), "no output")
+        raise StylepipeError(ours[-1][len("stylepipe: "):] if ours else
+                             f"snakemake failed on {target} ({last_line}); see results/{args.output}/logs/preview.log")
     log = Path(f"results/{args.output}/logs/preview.log")
     last = log.read_text().strip().splitlines()[-1] if log.is_file() else ""
     up_to_date = "nothing to be done" in (result.stdout + result.stderr).lower()
