@@ -1,7 +1,7 @@
 """`stylepipe status`: how far each output has got, read from its chunk folders and job logs.
 
-It only reads files, so it works while Snakemake runs in another terminal: finished chunks count from their
-manifests, the chunk in flight from the last progress line of its job's log.
+It only reads files, so it works while Snakemake runs in another terminal: finished chunks count their
+frames, the chunk in flight from the last progress line of its job's log.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from stylepipe.frames import list_frames
 from stylepipe.jobs.common import format_duration
 
 PROGRESS_LINE = re.compile(r"progress: (\d+)/(\d+) frames .*?([0-9.]+) s a frame")
@@ -51,14 +52,6 @@ class OutputStatus:
         return ", ".join(parts) + f"; {state}"
 
 
-def _manifest_frames(folder: Path) -> int:
-    try:
-        files = json.loads((folder / "manifest.json").read_text())["files"]
-    except (OSError, ValueError, KeyError):
-        return 0
-    return sum(1 for name in files if str(name).endswith(".png"))
-
-
 def _finished_seconds(folder: Path) -> list[float]:
     try:
         return [float(frame["seconds"]) for frame in json.loads((folder / "stats.json").read_text())["frames"]]
@@ -80,11 +73,11 @@ def output_status(results: Path, name: str) -> OutputStatus:
     stylised, partial, seconds, in_flight, latest, error = 0, 0, [], [], None, None
     for folder, log_prefix in STYLISE_STAGES:
         for chunk in sorted((root / folder).glob("chunk_*")) if (root / folder).is_dir() else []:
-            stylised += _manifest_frames(chunk)
+            stylised += len(list_frames(chunk))
             seconds += _finished_seconds(chunk)
         for log in sorted((root / "logs").glob(f"{log_prefix}_*.log")):
             chunk_id = log.stem.split("_")[-1]
-            if (root / folder / f"chunk_{chunk_id}" / "manifest.json").is_file():
+            if (root / folder / f"chunk_{chunk_id}").is_dir():  # renamed into place only when finished
                 continue
             lines = log.read_text(errors="replace").splitlines()
             if lines and lines[-1].startswith("error:"):

@@ -114,7 +114,8 @@ def report_page_job(
         checked_folder(folder)
     count = metrics["frames"]
     rows = []
-    for frame in moments(count):
+    picks = moments(count)
+    for frame in picks:
         output = read_rgb(find_frame(chunk_dirs, frame))
         seconds = frame / float(meta.fps)
         rows.append((f"frame {frame}\n{seconds:.1f} s", [read_rgb(find_frame(content_chunks, frame)), _style_frame(Path(style_dir), index, frame), output]))
@@ -133,4 +134,4 @@ def report_page_job(
     write_text_atomic(plots_out, stacked_svg(plots))
     write_text_atomic(page_out, page)
     log(f"report page for results/{name}.mp4: video {'embedded' if preview is None else 'too large, animated preview'}, "
-        f"contact sheet at frames {', '.join(map(str, moments(count)))}, {len(plots)} plot(s)")
+        f"contact sheet at frames {', '.join(map(str, picks))}, {len(plots)} plot(s)")
