@@ -28,6 +28,7 @@ from stylepipe import lossnet  # noqa: E402
 from stylepipe.config import load_schema, validate  # noqa: E402
 from stylepipe.demo import painterly_frame  # noqa: E402
 from stylepipe.fidelity import FidelityMeter  # noqa: E402
+from stylepipe.jobs.common import resolve_device  # noqa: E402
 from stylepipe.gatys import optimise_coarse_to_fine, optimise_frame, to_tensor, to_uint8  # noqa: E402
 from stylepipe.settings import GatysSettings  # noqa: E402
 from stylepipe.style_targets import style_grams  # noqa: E402
@@ -39,13 +40,13 @@ def picture(path: str | None, width: int, height: int, seed: int) -> np.ndarray:
     return painterly_frame(width, height, 0.2 * seed, seed=seed)
 
 
-def grams_at(net, style: np.ndarray, layers, style_scale: float):
+def grams_at(net, style: np.ndarray, layers, style_scale: float, device: str):
     """The style's Grams per content scale, resized as the pipeline's StyleTargets resizes it."""
     cache: dict[float, dict] = {}
 
     def grams(scale: float) -> dict:
         if scale not in cache:
-            cache[scale] = style_grams(net, style, layers, scale * style_scale, "cpu")
+            cache[scale] = style_grams(net, style, layers, scale * style_scale, device)
         return cache[scale]
 
     return grams
@@ -60,6 +61,7 @@ def main() -> None:
     parser.add_argument("--scales", type=float, nargs="*", default=None)
     parser.add_argument("--scale-iterations", type=int, nargs="*", default=None)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--device", default="auto")
     parser.add_argument("--save", default=None, help="write both results as PNGs into this folder")
     args = parser.parse_args()
     if args.threads:
@@ -76,10 +78,11 @@ def main() -> None:
     if args.scale_iterations:
         block["scale_iterations"] = args.scale_iterations
     settings = GatysSettings.from_config(block)
-    net = lossnet.load_named_or_file(args.weights)
+    device = resolve_device(args.device)
+    net = lossnet.load_named_or_file(args.weights, device=device)
     layers = lossnet.STYLE_LAYERS[net.info.arch]
-    grams = grams_at(net, style, layers, settings.style_scale)
-    content_t = to_tensor(content, "cpu")
+    grams = grams_at(net, style, layers, settings.style_scale, device)
+    content_t = to_tensor(content, device)
     grams(1.0)
     for scale, _ in settings.first_frame_schedule():
         grams(scale)  # style targets are computed once per scale in the pipeline too; not timed here
@@ -98,10 +101,10 @@ def main() -> None:
     if trace[-1][0] < coarse_seconds:
         print(f"note: single-scale finished {steps} iterations in {trace[-1][0]:.1f} s, before the {coarse_seconds:.1f} s budget")
 
-    meter = FidelityMeter(net)
+    meter = FidelityMeter(net, device)
     style_grams = {layer: grams(1.0)[layer] for layer in layers}
     schedule = ", ".join(f"{scale:g}x{n}" for scale, n in settings.first_frame_schedule())
-    print(f"frame {width}x{height}, loss network {net.info.arch} ({net.info.source}), {torch.get_num_threads()} threads")
+    print(f"frame {width}x{height}, device {device}, loss network {net.info.arch} ({net.info.source}), {torch.get_num_threads()} threads")
     for name, result, what, loss in (("coarse-to-fine", coarse, schedule, coarse.total_loss),
                                      ("single-scale", single, f"1x{steps}, best within the time", single_at_equal_time)):
         s_d, c_d = meter.measure(to_uint8(result.image), content, style_grams)

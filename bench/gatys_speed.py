@@ -3,9 +3,10 @@
 Uses the loss network the pipeline would use (resources/lossnet/auto.safetensors when a run has cached it,
 else `--weights`), the demo scene as content and a painterly still as style. Also prints the peak memory of each
 width (CUDA: max allocated; CPU: the process's peak RSS, which only grows, so give widths in increasing order) and,
-with `--bf16`, the same run under bf16 autocast with the loss each reaches after the same iterations.
+with `--bf16`, the same run under bf16 autocast with the loss each reaches after the same iterations; with
+`--compile`, the same run with the loss network through torch.compile (its compile time printed apart).
 
-    .venv/bin/python bench/gatys_speed.py [--weights PATH] [--iterations 20] [--widths 256 512] [--bf16]
+    .venv/bin/python bench/gatys_speed.py [--weights PATH] [--iterations 20] [--widths 256 512] [--bf16] [--compile]
     .venv/bin/python bench/gatys_speed.py --iterations 3 --widths 512 1024 1920     # memory at the issue's sizes
 """
 
@@ -35,6 +36,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--pipeline-iterations", type=int, default=30, help="per-frame iterations for the s/frame figure")
     parser.add_argument("--bf16", action="store_true", help="also run under bf16 autocast and compare")
+    parser.add_argument("--compile", action="store_true", help="also run the loss network through torch.compile")
     args = parser.parse_args()
     device = resolve_device(args.device)
     weights = Path(args.weights)
@@ -52,15 +54,21 @@ def main() -> None:
         with torch.no_grad():
             grams = {k: gram_matrix(v) for k, v in net(style).items() if k in lossnet.STYLE_LAYERS[net.info.arch]}
         settings = GatysSettings(iterations=args.iterations)
-        for precision in ("fp32", "bf16") if args.bf16 else ("fp32",):
+        variants = ["fp32"] + (["bf16"] if args.bf16 else []) + (["fp32 compiled"] if args.compile else [])
+        for precision in variants:
             autocast = torch.autocast(device, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+            # dynamic=False: each width is its own graph, as a pipeline run has one frame size.
+            model = torch.compile(net, dynamic=False) if precision.endswith("compiled") else net
             with autocast:
-                optimise_frame(net, content, grams, content, settings, 2)  # warm-up
+                warm = time.perf_counter()
+                optimise_frame(model, content, grams, content, settings, 2)  # warm-up (and compilation)
                 if device == "cuda":
                     torch.cuda.synchronize()
                     torch.cuda.reset_peak_memory_stats()
+                if model is not net:
+                    print(f"{width}x{height}: torch.compile warm-up took {time.perf_counter() - warm:.1f} s")
                 began = time.perf_counter()
-                result = optimise_frame(net, content, grams, content, settings, args.iterations)
+                result = optimise_frame(model, content, grams, content, settings, args.iterations)
                 if device == "cuda":
                     torch.cuda.synchronize()
             per_iteration = (time.perf_counter() - began) / args.iterations

@@ -22,6 +22,14 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 TINY_FPS = Fraction(8)
 TINY_FRAMES = 8
 TINY_SIZE = (64, 48)
+# `STYLEPIPE_TEST_DEVICE=cuda make test` runs the torch code paths and the pipeline's jobs on a GPU.
+TEST_DEVICE = os.environ.get("STYLEPIPE_TEST_DEVICE", "cpu")
+
+
+@pytest.fixture(scope="session")
+def device() -> str:
+    """Where the tests run the networks: the CPU unless STYLEPIPE_TEST_DEVICE says otherwise."""
+    return TEST_DEVICE
 
 
 def tiny_config(inputs: dict[str, Path], **overrides) -> dict:
@@ -31,7 +39,7 @@ def tiny_config(inputs: dict[str, Path], **overrides) -> dict:
         "style": [{"path": str(inputs["style_video"]), "weight": 2.0}, {"path": str(inputs["style_rgba"]), "weight": 1.0}],
         "width": 32,
         "chunk_frames": 4,
-        "device": "cpu",
+        "device": TEST_DEVICE,
         "loss_network": {"weights": "random"},
         "gatys": {"iterations": 8, "first_iterations": 10, "scale_iterations": [6, 4], "style_weight": 10000.0},
         "variants": {

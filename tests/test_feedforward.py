@@ -19,9 +19,9 @@ from stylepipe.transformer import TransformerNet
 
 
 @pytest.fixture(scope="module")
-def net():
+def net(device):
     state, info = lossnet.fetch_named_weights("random")
-    return lossnet.VGGFeatures(state, info, lossnet.STYLE_LAYERS["vgg16"] + lossnet.CONTENT_LAYERS["vgg16"])
+    return lossnet.VGGFeatures(state, info, lossnet.STYLE_LAYERS["vgg16"] + lossnet.CONTENT_LAYERS["vgg16"]).to(device)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_a_few_training_steps_lower_the_loss(net, clip, tmp_path):
     assert np.mean(losses[-3:]) < 0.5 * np.mean(losses[:3])
 
 
-def test_interrupted_training_resumes_at_the_saved_step_and_matches_an_uninterrupted_run(net, clip, tmp_path):
+def test_interrupted_training_resumes_at_the_saved_step_and_matches_an_uninterrupted_run(net, clip, tmp_path, device):
     whole = _train(net, clip, tmp_path / "whole")
     steps_run = []
 
@@ -66,11 +66,17 @@ def test_interrupted_training_resumes_at_the_saved_step_and_matches_an_uninterru
     steps_run.clear()
     resumed = _train(net, clip, tmp_path / "cut", on_step=lambda step, loss: steps_run.append(step))
     assert steps_run == [5, 6]
-    assert resumed["losses"] == whole["losses"]
     assert not partial.exists()
     a, _ = read_checkpoint(tmp_path / "whole/model.safetensors")
     b, _ = read_checkpoint(tmp_path / "cut/model.safetensors")
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    if device == "cpu":
+        assert resumed["losses"] == whole["losses"]
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    else:
+        # cuDNN's convolution backward adds in no fixed order, so even two uninterrupted CUDA runs differ in the
+        # last bits (on an H200 the second loss differed by 1.3e-5 relative); resume must still land on the same model.
+        assert resumed["losses"] == pytest.approx(whole["losses"], rel=1e-3)
+        assert all((a[k] - b[k]).abs().mean() <= 1e-2 * a[k].abs().mean() + 1e-6 for k in a)
 
 
 def test_a_checkpoint_from_another_run_is_not_resumed(net, clip, tmp_path):
@@ -117,23 +123,23 @@ def test_plain_state_dict_pth_loads(tmp_path):
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_inference_keeps_size_and_matches_fp32_closely(precision):
+def test_inference_keeps_size_and_matches_fp32_closely(precision, device):
     torch.manual_seed(0)
-    model = prepare(TransformerNet("fast"), "cpu")
+    model = prepare(TransformerNet("fast"), device)
     frames = [Scene(34, 22, 3).render(t) for t in range(3)]  # odd sizes come back unchanged
-    out = list(stylize_batches(model, frames, "cpu", 2, precision))
-    reference = list(stylize_batches(model, frames, "cpu", 1, "fp32"))
+    out = list(stylize_batches(model, frames, device, 2, precision))
+    reference = list(stylize_batches(model, frames, device, 1, "fp32"))
     assert [o.shape for o in out] == [(22, 34, 3)] * 3 and out[0].dtype == np.uint8
     assert max(np.abs(o.astype(int) - r).mean() for o, r in zip(out, reference)) < (1 if precision == "fp32" else 4)
 
 
-def test_torch_warp_matches_the_opencv_warp():
+def test_torch_warp_matches_the_opencv_warp(device):
     scene = Scene(48, 32, 3)
     image = scene.render(1)
     flow = scene.backward_flow(2) + np.float32(0.3)
     expected = warp_backward(image.astype(np.float32), flow)
-    tensor = torch.from_numpy(image).permute(2, 0, 1)[None].float()
-    got = warp_backward_torch(tensor, torch.from_numpy(flow)[None])[0].permute(1, 2, 0).numpy()
+    tensor = torch.from_numpy(image).permute(2, 0, 1)[None].float().to(device)
+    got = warp_backward_torch(tensor, torch.from_numpy(flow)[None].to(device))[0].permute(1, 2, 0).cpu().numpy()
     assert np.abs(got - expected)[2:-2, 2:-2].max() < 1e-3
 
 

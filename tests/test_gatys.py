@@ -10,9 +10,9 @@ from stylepipe.losses import ContentLoss, StyleLoss, TemporalLoss, gram_matrix
 
 
 @pytest.fixture(scope="module")
-def net():
+def net(device):
     state, info = lossnet.fetch_named_weights("random")
-    return lossnet.VGGFeatures(state, info, lossnet.STYLE_LAYERS["vgg16"] + lossnet.CONTENT_LAYERS["vgg16"])
+    return lossnet.VGGFeatures(state, info, lossnet.STYLE_LAYERS["vgg16"] + lossnet.CONTENT_LAYERS["vgg16"]).to(device)
 
 
 def _style_loss(net, image, grams):
@@ -21,9 +21,9 @@ def _style_loss(net, image, grams):
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
-def test_a_few_iterations_move_the_frame_towards_the_style(net, optimizer):
-    content = to_tensor(Scene(32, 24, 2).render(0), "cpu")
-    style = to_tensor(painterly_frame(32, 24, 0.5, seed=2), "cpu")
+def test_a_few_iterations_move_the_frame_towards_the_style(net, optimizer, device):
+    content = to_tensor(Scene(32, 24, 2).render(0), device)
+    style = to_tensor(painterly_frame(32, 24, 0.5, seed=2), device)
     with torch.no_grad():
         grams = {layer: gram_matrix(f) for layer, f in net(style).items() if layer in lossnet.STYLE_LAYERS["vgg16"]}
     settings = GatysSettings(optimizer=optimizer, style_weight=1e4, learning_rate=8.0)
@@ -65,11 +65,11 @@ def _grams(net, image):
         return {layer: gram_matrix(f) for layer, f in net(image).items() if layer in lossnet.STYLE_LAYERS["vgg16"]}
 
 
-def test_coarse_to_fine_runs_every_scale_and_returns_full_size(net):
+def test_coarse_to_fine_runs_every_scale_and_returns_full_size(net, device):
     from stylepipe.gatys import optimise_coarse_to_fine
 
-    content = to_tensor(Scene(48, 32, 2).render(0), "cpu")
-    style = to_tensor(painterly_frame(48, 32, 0.5, seed=2), "cpu")
+    content = to_tensor(Scene(48, 32, 2).render(0), device)
+    style = to_tensor(painterly_frame(48, 32, 0.5, seed=2), device)
     asked: list[float] = []
 
     def grams_at(scale):
@@ -99,7 +99,7 @@ def test_one_scale_is_the_plain_first_frame():
     assert settings.first_frame_schedule() == ((1.0, 70),)
 
 
-def test_style_targets_shrink_the_style_with_the_scale(net, tmp_path):
+def test_style_targets_shrink_the_style_with_the_scale(net, tmp_path, device):
     from stylepipe.frames import write_rgb
     from stylepipe.style_targets import StyleTargets
 
@@ -107,8 +107,8 @@ def test_style_targets_shrink_the_style_with_the_scale(net, tmp_path):
     write_rgb(tmp_path / "style_0/000000.png", painterly_frame(64, 48, 0.5, seed=4))
     index = {"styles": [{"folder": "style_0", "weight": 1.0, "frames": 1, "index": [0]}]}
     layers = lossnet.STYLE_LAYERS["vgg16"]
-    full = StyleTargets(net, tmp_path, index, layers, 0, "cpu").grams_for(0)
-    half = StyleTargets(net, tmp_path, index, layers, 0, "cpu").grams_for(0, 0.5)
-    styled = StyleTargets(net, tmp_path, index, layers, 0, "cpu", style_scale=0.5).grams_for(0)
+    full = StyleTargets(net, tmp_path, index, layers, 0, device).grams_for(0)
+    half = StyleTargets(net, tmp_path, index, layers, 0, device).grams_for(0, 0.5)
+    styled = StyleTargets(net, tmp_path, index, layers, 0, device, style_scale=0.5).grams_for(0)
     assert not torch.allclose(full["relu2_2"], half["relu2_2"])
     assert torch.allclose(half["relu2_2"], styled["relu2_2"]), "scale and style_scale multiply"

@@ -34,7 +34,7 @@ def test_weights_are_normalised():
     assert sources[0].is_image and not sources[1].is_image
 
 
-def test_gram_window_averages_neighbouring_style_frames(tmp_path):
+def test_gram_window_averages_neighbouring_style_frames(tmp_path, device):
     video = tmp_path / "style.mp4"
     write_style_video(video, 32, 24, 5, Fraction(5))
     index = extract_style_frames(
@@ -43,9 +43,9 @@ def test_gram_window_averages_neighbouring_style_frames(tmp_path):
     )
     assert json.loads((tmp_path / "index.json").read_text()) == index
     state, info = lossnet.fetch_named_weights("random")
-    net = lossnet.VGGFeatures(state, info, ("relu1_2", "relu2_2"))
-    windowed = StyleTargets(net, tmp_path / "style", index, ("relu1_2", "relu2_2"), 1, "cpu")
-    single = StyleTargets(net, tmp_path / "style", index, ("relu1_2", "relu2_2"), 0, "cpu")
+    net = lossnet.VGGFeatures(state, info, ("relu1_2", "relu2_2")).to(device)
+    windowed = StyleTargets(net, tmp_path / "style", index, ("relu1_2", "relu2_2"), 1, device)
+    single = StyleTargets(net, tmp_path / "style", index, ("relu1_2", "relu2_2"), 0, device)
     for layer in ("relu1_2", "relu2_2"):
         expected = sum(single.grams_for(j)[layer] for j in (1, 2, 3)) / 3
         torch.testing.assert_close(windowed.grams_for(2)[layer], expected)
