@@ -1,0 +1,53 @@
+"""Gatys mode along one 36-frame shot, through the real workflow: no drift, low flicker, as stylised as frames made alone.
+
+The clip plays a scene with known motion (it pans, and a disc crosses it) forward and then backward, so the last
+third of the frames shows the same pictures as the first third: any rise in content distance between the two is
+drift, not a change of content.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+from conftest import TEST_DEVICE, make_workdir, run_snakemake
+from stylepipe.demo import Scene, painterly_frame
+from videotools import write_timed_clip
+
+FRAMES = 36
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 9, open: at these test settings the content distance of the last third is 1.53x the first "
+    "(0.92 against 0.60; bench/gatys_drift.py with real VGG-16 at 128 px gives 1.10x); the output takes a jump "
+    "at the clip's turning point (frames 16-18) and keeps it. strict: once it passes, drop this mark"))
+def test_a_long_shot_keeps_its_content_its_style_and_low_flicker(tmp_path):
+    scene = Scene(64, 48, FRAMES // 2, seed=3)
+    pictures = [scene.render(min(t, FRAMES - 1 - t)) for t in range(FRAMES)]
+    clip = tmp_path / "shot.mp4"
+    write_timed_clip(clip, [t / 12 for t in range(FRAMES)], pictures=pictures)
+    style = tmp_path / "painting.png"
+    Image.fromarray(painterly_frame(96, 72, 0.6, seed=4)).save(style)
+    config = {
+        "content": str(clip), "style": str(style), "width": 64, "chunk_frames": 12, "device": TEST_DEVICE,
+        "loss_network": {"weights": "random"},
+        "gatys": {"iterations": 10, "scale_iterations": [10, 8], "style_weight": 10000.0},
+        # Frames stylised on their own, with the same iterations: the baseline for how stylised a frame should be.
+        "variants": {"independent": {"gatys": {"init": "content", "temporal_weight": 0.0}}},
+    }
+    workdir = make_workdir(tmp_path / "work", config)
+    result = run_snakemake(workdir, "results/out.mp4", "results/independent.mp4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    temporal, independent = (json.loads((workdir / "results" / name / "metrics.json").read_text())
+                             for name in ("out", "independent"))
+    fidelity = temporal["fidelity"]
+    assert len(fidelity["frames"]) == FRAMES
+    drift = fidelity["content_distance_last_third"] / fidelity["content_distance_first_third"]
+    assert drift <= 1.1, f"content drifts along the shot: last third x{drift:.3f} the first"
+    assert temporal["warp_error"]["ratio_output_to_input"] <= 1.5
+    # As stylised as independent frames: a style distance no more than 10% above theirs (lower is more stylised).
+    assert fidelity["style_distance_mean"] <= 1.1 * independent["fidelity"]["style_distance_mean"]
+    # The baseline flickers, which is why the temporal terms exist; if it did not, the checks above prove little.
+    assert independent["warp_error"]["ratio_output_to_input"] > temporal["warp_error"]["ratio_output_to_input"]
