@@ -112,3 +112,22 @@ def test_style_targets_shrink_the_style_with_the_scale(net, tmp_path, device):
     styled = StyleTargets(net, tmp_path, index, layers, 0, device, style_scale=0.5).grams_for(0)
     assert not torch.allclose(full["relu2_2"], half["relu2_2"])
     assert torch.allclose(half["relu2_2"], styled["relu2_2"]), "scale and style_scale multiply"
+
+
+def test_context_change_is_zero_on_a_still_and_rises_only_around_a_moving_object(net, device):
+    import numpy as np
+
+    from stylepipe.gatys import context_change
+
+    background = painterly_frame(96, 64, 0.3, seed=6)
+    before, now = background.copy(), background.copy()
+    before[24:40, 20:36] = (30, 60, 200)  # a square that moves 6 px to the right
+    now[24:40, 26:42] = (30, 60, 200)
+    flow = np.zeros((64, 96, 2), np.float32)
+    flow[24:40, 26:42, 0] = -6.0  # backward flow: those pixels of `now` came from 6 px to the left
+    still = context_change(net, to_tensor(background, device), to_tensor(background, device), np.zeros_like(flow), "relu3_3")
+    assert still.shape == (64, 96) and float(still.max()) < 1e-6
+    change = context_change(net, to_tensor(now, device), to_tensor(before, device), flow, "relu3_3")
+    near = change[20:44, 14:48].mean()
+    far = change[:, 70:].mean()
+    assert near > 5 * far

@@ -359,3 +359,20 @@ def test_the_frame_after_a_cut_starts_afresh_coarse_to_fine(tiny_inputs, tmp_pat
     # Frame 0 and the first frame of the new shot ran both scales (3 + 2 iterations); the others a warm start.
     iterations = {int(line.split()[1]): int(line.split(" it ")[0].split()[-1]) for line in lines}
     assert iterations[0] == iterations[4] == 5 and iterations[3] == config["gatys"]["iterations"]
+
+
+def test_context_relax_changes_only_the_frames_that_follow_another(finished_run):
+    from stylepipe.frames import read_rgb
+
+    extra = finished_run / "relaxed.yaml"
+    extra.write_text(yaml.safe_dump({"variants": {"relaxed": {"gatys": {"context_relax": 50.0}}}}))
+    result = run_snakemake(finished_run, "results/relaxed.mp4", "--configfile", str(extra))
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    def frame(name: str, number: int) -> np.ndarray:
+        return read_rgb(next((finished_run / "results" / name / "stylized").glob(f"chunk_*/{number:06d}.png"))).astype(int)
+
+    # Frame 0 has no previous frame, so nothing changes; frame 5 (in the second chunk, so its previous content
+    # frame comes from the first) is pulled less towards its warped predecessor where its surroundings moved.
+    assert np.array_equal(frame("relaxed", 0), frame("out", 0))
+    assert np.abs(frame("relaxed", 5) - frame("out", 5)).mean() > 0.1

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stylepipe.flow import long_term_weights, warp_backward
+from stylepipe.flow import long_term_weights, warp_backward, warp_backward_torch
 from stylepipe.colour import keep_content_colours
 from stylepipe.settings import GatysSettings
 from stylepipe.lossnet import CONTENT_LAYERS, STYLE_LAYERS, VGGFeatures
@@ -18,6 +18,8 @@ from stylepipe.losses import ContentLoss, StyleLoss, TemporalLoss, TVLoss
 
 INIT_MODES = ("content", "noise", "prev_warped")
 OPTIMIZERS = ("lbfgs", "adam")
+# The layer whose receptive field (about 40 px for VGG relu3) spans the strokes painted around an object.
+CONTEXT_LAYER = {"vgg16": "relu3_3", "vgg19": "relu3_1"}
 
 
 @dataclass
@@ -80,6 +82,28 @@ def temporal_terms(
         return settings.temporal_weight * sum(term(pixels) for term in terms)
 
     return start, temporal_loss
+
+
+def context_change(net: VGGFeatures, content: torch.Tensor, previous_content: torch.Tensor, flow: np.ndarray,
+                   layer: str) -> np.ndarray:
+    """How much each pixel's surroundings changed between the previous content frame and this one (0: not at all).
+
+    Gatys paints strokes around an object onto the background next to it. Those background pixels are
+    reliably tracked, so the temporal loss keeps the strokes there after the object has moved on: a trail. The
+    deep features of `layer` see a neighbourhood, so comparing them across the flow finds where the context,
+    not the pixel, changed; the temporal pull is relaxed there. Relative squared feature change, per pixel.
+    """
+    with torch.no_grad():
+        now, before = net(content)[layer], net(previous_content)[layer]
+        height, width = content.shape[2:]
+        small_h, small_w = now.shape[2:]
+        flow_t = torch.from_numpy(np.ascontiguousarray(flow, dtype=np.float32)).permute(2, 0, 1)[None].to(now.device)
+        flow_small = F.interpolate(flow_t, size=(small_h, small_w), mode="area")
+        flow_small = flow_small * torch.tensor([small_w / width, small_h / height], device=now.device).view(1, 2, 1, 1)
+        warped = warp_backward_torch(before, flow_small.permute(0, 2, 3, 1))
+        change = ((now - warped) ** 2).sum(1, keepdim=True) / (now**2).sum(1).mean().clamp_min(1e-12)
+        change = F.interpolate(change, size=(height, width), mode="bilinear", align_corners=False)
+    return change[0, 0].cpu().numpy()
 
 
 def optimise_coarse_to_fine(

@@ -36,6 +36,7 @@ class GatysSettings:
     style_scale: float = 1.0
     restart_below: float = 0.3
     warp: str = "lanczos"
+    context_relax: float = 0.0
 
     def first_frame_schedule(self) -> tuple[tuple[float, int], ...]:
         """(scale, iterations) for the first frame of a shot: coarse to fine, ending at full size."""

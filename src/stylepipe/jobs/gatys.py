@@ -13,7 +13,7 @@ import torch
 from stylepipe import lossnet
 from stylepipe.flow import ChunkFlows
 from stylepipe.frames import atomic_dir, checked_folder, chunk_name, frame_name, list_frames, read_rgb, write_rgb
-from stylepipe.gatys import GatysSettings, initial_image, optimise_coarse_to_fine, optimise_frame, temporal_terms, to_tensor, to_uint8
+from stylepipe.gatys import CONTEXT_LAYER, GatysSettings, context_change, initial_image, optimise_coarse_to_fine, optimise_frame, temporal_terms, to_tensor, to_uint8
 from stylepipe.jobs.common import Log, Progress, find_frame, resolve_device, stderr_log, verified_frames
 from stylepipe.style_targets import StyleTargets
 
@@ -56,6 +56,7 @@ def stylize_gatys_chunk_job(
         checked_folder(folder)
     targets = StyleTargets(net, style_dir, index, lossnet.STYLE_LAYERS[net.info.arch], window, device, gatys.style_scale)
     frames = verified_frames(Path(frames_dir) / chunk_name(chunk))
+    content_chunks = [Path(frames_dir) / chunk_name(k) for k in (chunk, chunk - 1) if k >= 0]
     flows = ChunkFlows.load(flow_path) if gatys.uses_previous_frames and flow_path else None
     generator = torch.Generator().manual_seed(gatys.seed + chunk)
     stats: dict[str, Any] = {"chunk": chunk, "weights": net.info.as_dict(), "device": device, "frames": []}
@@ -76,9 +77,14 @@ def stylize_gatys_chunk_job(
                 for d in offsets:
                     if previous[d] is None:
                         previous[d] = read_rgb(find_frame(previous_dirs, number - d))
+                reliable = {d: flows.reliable(d, number).astype(np.float32) for d in offsets}
+                if gatys.context_relax > 0 and 1 in offsets:
+                    before = to_tensor(read_rgb(find_frame(content_chunks, number - 1)), device)
+                    change = context_change(net, content, before, flows.backward(1, number), CONTEXT_LAYER[net.info.arch])
+                    relax = np.exp(-gatys.context_relax * change).astype(np.float32)
+                    reliable = {d: mask * relax for d, mask in reliable.items()}
                 start, temporal_loss = temporal_terms(
-                    content, previous, {d: flows.backward(d, number) for d in offsets},
-                    {d: flows.reliable(d, number) for d in offsets}, gatys,
+                    content, previous, {d: flows.backward(d, number) for d in offsets}, reliable, gatys,
                 )
             if restart:
                 result = optimise_coarse_to_fine(net, content, lambda scale: targets.grams_for(number, scale), gatys, generator)
