@@ -7,7 +7,7 @@ from each run's metrics.json:
 - output warping error against the input's (target at most 1.5x);
 - mean style distance, temporal against independent (as stylised; target within 10%).
 
-    .venv/bin/python bench/gatys_drift.py [--width 128] [--frames 36] [--style painting.jpg] [--keep DIR] [--set gatys.iterations=60 ...]
+    .venv/bin/python bench/gatys_drift.py [--width 128] [--frames 36] [--style painting.jpg] [--keep DIR] [--independent-iterations 90] [--set gatys.iterations=60 ...]
 """
 
 from __future__ import annotations
@@ -68,6 +68,9 @@ def main() -> None:
     parser.add_argument("--keep", default=None)
     parser.add_argument("--there-and-back", action="store_true",
                         help="the scene forward then backward, so the last third repeats the first (independent frames: x1.000)")
+    parser.add_argument("--independent-iterations", type=int, default=None,
+                        help="iterations for each independent frame (default: the same as a temporal frame's); give the "
+                             "first frame's total (e.g. 90) for a baseline as converged as frame 0")
     parser.add_argument("--set", action="append", default=[], help="config key=value for both runs, e.g. gatys.iterations=60")
     args = parser.parse_args()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="stylepipe-drift-"))
@@ -86,6 +89,8 @@ def main() -> None:
                     "variants": {"independent": {"gatys": {"init": "content", "temporal_weight": 0.0}}}}
     for assignment in args.set:
         apply(config, assignment)
+    if args.independent_iterations:
+        config["variants"]["independent"]["gatys"]["iterations"] = args.independent_iterations
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     snakemake = str(Path(sys.executable).with_name("snakemake"))
     began = time.perf_counter()
