@@ -84,15 +84,15 @@ def arbitrary_figures(frames: list[np.ndarray], device: str, batch_size: int | s
     # As stylize_arbitrary_chunk_job resolves it: auto is fp32 for this network, on the CPU and on CUDA alike.
     chosen = "fp32" if precision == "auto" else precision
     results = {}
-    for label, prec in (("fp32", "fp32"), ("bf16", "bf16")):
+    for prec in dict.fromkeys(("fp32", "bf16", chosen)):  # fp16 too when --precision asks for it
         def run() -> list[np.ndarray]:
             out = list(stylize_batches(model, frames, device, batch_size, prec, styles))
             _sync(device)
             return out
-        results[label] = (len(frames) / timed(run, 1), run())
-        print(f"arbitrary {label}: {results[label][0]:.2f} fps")
+        results[prec] = (len(frames) / timed(run, 1), run())
+        print(f"arbitrary {prec}: {results[prec][0]:.2f} fps")
     (fp32_fps, fp32_out), (_, bf16_out) = results["fp32"], results["bf16"]
-    fps = results.get(chosen, results["fp32"])[0]
+    fps = results[chosen][0]
     print(f"arbitrary pipeline precision: {chosen} ({fps:.2f} fps)")
     diff = np.abs(np.stack(fp32_out).astype(np.int16) - np.stack(bf16_out).astype(np.int16))
     mse = float(np.mean((diff / 255.0) ** 2))

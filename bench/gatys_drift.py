@@ -53,10 +53,10 @@ def apply(config: dict, assignment: str) -> None:
 def write_sheet(work: Path, frames: int, out: Path) -> None:
     """Content, temporal and independent output side by side at frames 0, the middle and the last."""
     def frame(folder: str, number: int) -> np.ndarray:
-        return read_rgb(next((work / "results" / folder).glob(f"*/{number:06d}.png"))) if folder != "content" else \
-            read_rgb(next((work / "results/out/frames/content").glob(f"*/{number:06d}.png")))
+        return read_rgb(next((work / "results" / folder).glob(f"chunk_*/{number:06d}.png")))
 
-    rows = [(f"frame {n}", [frame(f, n) for f in ("content", "out/stylized", "independent/stylized")]) for n in (0, frames // 2, frames - 1)]
+    rows = [(f"frame {n}", [frame(f, n) for f in ("out/frames/content", "out/stylized", "independent/stylized")])
+            for n in (0, frames // 2, frames - 1)]
     Image.fromarray(contact_sheet(rows, ["content", "temporal (defaults)", "independent"], cell_height=200)).save(out)
 
 
