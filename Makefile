@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 CORES ?= all
 
-.PHONY: install run test bench lint clean
+.PHONY: install install-cluster run test test-cluster bench lint clean
 
 install: $(VENV)/.installed
 
@@ -17,11 +17,25 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]' $(TORCH_PINS)
 	touch $@
 
+# The SLURM executor plugin, for `snakemake --profile profiles/slurm`.
+install-cluster: $(VENV)/.installed-cluster
+
+$(VENV)/.installed-cluster: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test,cluster]' $(TORCH_PINS)
+	touch $@
+
 run: install
 	$(BIN)/snakemake --cores $(CORES)
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# A real one-node SLURM (slurm-wlm and munge from apt, as root) renders the tiny config through profiles/slurm
+# and must match a local run; the test stops the daemons it started.
+test-cluster: install-cluster
+	@command -v slurmctld >/dev/null && command -v munged >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null; }
+	$(BIN)/python -m pytest -q -m cluster tests/test_cluster.py
 
 bench: install
 	$(BIN)/python bench/gatys_speed.py

@@ -117,9 +117,10 @@ def test_strength_zero_is_the_contents_own_stylisation(nets, weights, tmp_path, 
                                  width=64, content_frames=3, content_fps=Fraction(8), match="stretch", short_side=256)
     assert index["styles"][0]["frames"] == 1
     common = dict(style_size=256, window=0, preserve_colors=False, batch_size=1, precision="fp32", device=device, threads=1, log=lambda _: None)
-    stylize_arbitrary_chunk_job(str(folder), 0, str(tmp_path / "style"), str(tmp_path / "index.json"), str(weights),
+    span = {"start": 0, "end": 3, "shot": 0, "shot_start": 0}
+    stylize_arbitrary_chunk_job(str(folder), 0, span, 8, str(tmp_path / "style"), str(tmp_path / "index.json"), str(weights),
                                 str(tmp_path / "zero"), strength=0.0, **common)
-    stylize_arbitrary_chunk_job(str(folder), 0, str(tmp_path / "style"), str(tmp_path / "index.json"), str(weights),
+    stylize_arbitrary_chunk_job(str(folder), 0, span, 8, str(tmp_path / "style"), str(tmp_path / "index.json"), str(weights),
                                 str(tmp_path / "full"), strength=1.0, **common)
     own = content_vectors(nets.predictor, frames, 256, device)
     expected = list(stylize_batches(nets.transformer, frames, device, 1, "fp32", own))

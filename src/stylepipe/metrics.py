@@ -14,8 +14,9 @@ from stylepipe.frames import list_frames, read_rgb
 from stylepipe.video import decode_frames, probe, scaled_size
 
 
-def finite_mean(values: Sequence[float]) -> float:
-    finite = [v for v in values if math.isfinite(v)]
+def finite_mean(values: Sequence[float | None]) -> float:
+    """The mean of the values that are numbers (not None, not NaN); NaN when there are none."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
     return float(np.mean(finite)) if finite else float("nan")
 
 

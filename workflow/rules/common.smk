@@ -1,4 +1,5 @@
 import hashlib
+import json
 import sys
 from pathlib import Path
 
@@ -10,12 +11,12 @@ from stylepipe import config as stylepipe_config
 from stylepipe.arbitrary_files import ARBITRARY_WEIGHTS_FILE
 from stylepipe.batch import read_batch
 from stylepipe.errors import StylepipeError
-from stylepipe.frames import DamagedCacheError, check_folder, chunk_count, set_aside
+from stylepipe.frames import DamagedCacheError, check_folder, set_aside
 from stylepipe.preflight import preflight, trains_per_style, uses_arbitrary_network
 from stylepipe.settings import LOSS_NETWORK_SOURCES as NAMED_SOURCES
 from stylepipe.settings import GatysSettings, TrainSettings, model_name
+from stylepipe.frames import chunk_layout as layout_chunks
 from stylepipe.style import parse_style_sources
-from stylepipe.video import VideoMeta
 
 min_version("9.0")
 
@@ -163,11 +164,37 @@ def loss_network_weights(wildcards):
     return weights_file(cfg(wildcards))
 
 
+def chunk_layout(wildcards):
+    """The variant's chunks in frame order, known once its shots are: [{start, end, shot}], none spanning a cut."""
+    shots_path = checkpoints.shots.get(name=wildcards.name).output.shots
+    shots = json.loads(Path(shots_path).read_text())["shots"]
+    return layout_chunks(shots, cfg(wildcards)["chunk_frames"])
+
+
 def chunk_ids(wildcards):
-    """Chunk numbers of a variant, known once its content video has been probed."""
-    meta_path = checkpoints.probe.get(name=wildcards.name).output.meta
-    frames = VideoMeta.from_json_file(meta_path).frame_count
-    return [f"{k:04d}" for k in range(chunk_count(frames, cfg(wildcards)["chunk_frames"]))]
+    return [f"{k:04d}" for k in range(len(chunk_layout(wildcards)))]
+
+
+def this_chunk(wildcards):
+    """The chunk named by wildcards.chunk: its frames [start, end) and the first frame of its shot."""
+    layout = chunk_layout(wildcards)
+    number = int(wildcards.chunk)
+    if number >= len(layout):
+        fail(f"results/{wildcards.name}: there is no chunk {wildcards.chunk}; the clip has {len(layout)} chunks")
+    chunk = layout[number]
+    shot_start = min(c["start"] for c in layout if c["shot"] == chunk["shot"])
+    return {"start": chunk["start"], "end": chunk["end"], "shot": chunk["shot"], "shot_start": shot_start}
+
+
+def chain_before(wildcards, frames_back):
+    """Chunk numbers of the same shot that hold any of the `frames_back` frames before this chunk's first."""
+    layout = chunk_layout(wildcards)
+    here = layout[int(wildcards.chunk)]
+    first = here["start"] - frames_back
+    return [
+        k for k, chunk in enumerate(layout)
+        if chunk["shot"] == here["shot"] and chunk["start"] < here["start"] and chunk["end"] > first
+    ]
 
 
 def temporal_method(variant):
@@ -205,8 +232,7 @@ def raw_chunk(wildcards):
 
 
 def previous_stable(wildcards):
-    chunk = int(wildcards.chunk)
-    return [f"results/{wildcards.name}/stable/chunk_{chunk - 1:04d}"] if chunk > 0 else []
+    return [f"results/{wildcards.name}/stable/chunk_{k:04d}" for k in chain_before(wildcards, 1)]
 
 
 def training_videos(variant):
@@ -310,9 +336,7 @@ def previous_stylized(wildcards):
     settings = gatys_settings(wildcards)
     if not settings.uses_previous_frames:
         return []
-    chunk, size = int(wildcards.chunk), cfg(wildcards)["chunk_frames"]
-    first = max(0, (chunk * size - max(settings.previous_offsets)) // size)
-    return [f"results/{wildcards.name}/stylized/chunk_{k:04d}" for k in range(first, chunk)]
+    return [f"results/{wildcards.name}/stylized/chunk_{k:04d}" for k in chain_before(wildcards, max(settings.previous_offsets))]
 
 
 def all_cores():

@@ -1,6 +1,7 @@
 rule flow:
     """Optical flow both ways and Ruder's reliability mask, from each frame of a chunk to the frames before it."""
     input:
+        shots="results/{name}/shots.json",  # the chunk's frames (params.span) come from it
         frames="results/{name}/frames/content",
     output:
         flows="results/{name}/flow/chunk_{chunk}.npz",
@@ -8,6 +9,7 @@ rule flow:
         method=lambda wc: cfg(wc)["flow"]["method"],
         preset=lambda wc: cfg(wc)["flow"]["preset"],
         offsets=flow_offsets,
+        span=this_chunk,
         chunk_frames=lambda wc: cfg(wc)["chunk_frames"],
     log:
         "results/{name}/logs/flow_{chunk}.log",

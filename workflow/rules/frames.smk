@@ -1,5 +1,5 @@
-checkpoint probe:
-    """Frame count, fps, size and audio of the content video; the chunk list is derived from it."""
+rule probe:
+    """Frame count, fps, size and audio of the content video."""
     input:
         video=content_video,
     output:
@@ -48,3 +48,19 @@ rule style_frames:
         CONDA_ENV
     script:
         "../scripts/style_frames.py"
+
+
+checkpoint shots:
+    """Where the cuts are: the chunk list follows the shots, so that no chunk spans a cut and each shot is a chain."""
+    input:
+        frames="results/{name}/frames/content",
+    output:
+        shots="results/{name}/shots.json",
+    params:
+        shots=lambda wc: cfg(wc)["shots"],
+    log:
+        "results/{name}/logs/shots.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/shots.py"

@@ -9,6 +9,7 @@ rule report:
     output:
         metrics="results/{name}/metrics.json",
     params:
+        chunk_frames=lambda wc: cfg(wc)["chunk_frames"],
         window=lambda wc: cfg(wc)["style_video"]["window"],
         device=lambda wc: cfg(wc)["device"],
     log:

@@ -1,6 +1,7 @@
 rule stylize_gatys:
     """Gatys optimisation of one chunk; with temporal consistency on, it needs the chunks before it."""
     input:
+        shots="results/{name}/shots.json",  # the chunk's frames (params.span) come from it
         frames="results/{name}/frames/content",
         style="results/{name}/frames/style",
         index="results/{name}/style_index.json",
@@ -10,6 +11,8 @@ rule stylize_gatys:
     output:
         frames=directory("results/{name}/stylized/chunk_{chunk}"),
     params:
+        span=this_chunk,
+        chunk_frames=lambda wc: cfg(wc)["chunk_frames"],
         gatys=lambda wc: cfg(wc)["gatys"],
         window=lambda wc: cfg(wc)["style_video"]["window"],
         device=lambda wc: cfg(wc)["device"],
@@ -32,10 +35,13 @@ rule stylize_feedforward:
     network trained for the style."""
     input:
         unpack(feedforward_inputs),
+        shots="results/{name}/shots.json",  # the chunk's frames (params.span) come from it
         frames="results/{name}/frames/content",
     output:
         frames=directory("results/{name}/feedforward/chunk_{chunk}"),
     params:
+        span=this_chunk,
+        chunk_frames=lambda wc: cfg(wc)["chunk_frames"],
         arbitrary=lambda wc: uses_arbitrary_network(cfg(wc)),
         feedforward=lambda wc: cfg(wc)["feedforward"],
         window=lambda wc: cfg(wc)["style_video"]["window"],
@@ -59,12 +65,14 @@ rule stylize_feedforward:
 rule stabilize:
     """Blend each stylised frame with the warped previous stabilised frame where the flow is reliable."""
     input:
+        shots="results/{name}/shots.json",  # the chunk's frames (params.span) come from it
         raw=raw_chunk,
         flow="results/{name}/flow/chunk_{chunk}.npz",
         previous=previous_stable,
     output:
         frames=directory("results/{name}/stable/chunk_{chunk}"),
     params:
+        span=this_chunk,
         strength=lambda wc: cfg(wc)["temporal"]["strength"],
         warp=lambda wc: cfg(wc)["temporal"]["warp"],
     log:

@@ -4,7 +4,7 @@ from stylepipe.jobs.temporal import flow_job
 with job_log(snakemake.log[0]):
     flow_job(
         snakemake.input.frames,
-        int(snakemake.wildcards.chunk),
+        dict(snakemake.params.span),
         snakemake.params.chunk_frames,
         snakemake.output.flows,
         method=snakemake.params.method,

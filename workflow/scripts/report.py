@@ -13,6 +13,7 @@ with job_log(snakemake.log[0]):
         )
     report_job(
         snakemake.input.frames,
+        snakemake.params.chunk_frames,
         snakemake.input.stylized,
         snakemake.input.flows,
         snakemake.output.metrics,

@@ -4,7 +4,7 @@ from stylepipe.jobs.temporal import stabilize_chunk_job
 with job_log(snakemake.log[0]):
     stabilize_chunk_job(
         snakemake.input.raw,
-        int(snakemake.wildcards.chunk),
+        dict(snakemake.params.span),
         snakemake.input.flow,
         list(snakemake.input.previous),
         snakemake.output.frames,

@@ -9,6 +9,8 @@ with job_log(snakemake.log[0]):
         stylize_arbitrary_chunk_job(
             snakemake.input.frames,
             int(snakemake.wildcards.chunk),
+            dict(snakemake.params.span),
+            snakemake.params.chunk_frames,
             snakemake.input.style,
             snakemake.input.index,
             snakemake.input.weights,
@@ -21,6 +23,7 @@ with job_log(snakemake.log[0]):
         )
     else:
         stylize_feedforward_chunk_job(
-            snakemake.input.frames, int(snakemake.wildcards.chunk), snakemake.input.model, snakemake.output.frames,
+            snakemake.input.frames, int(snakemake.wildcards.chunk), dict(snakemake.params.span), snakemake.params.chunk_frames,
+            snakemake.input.model, snakemake.output.frames,
             preserve_colors=feedforward["preserve_colors"], **common,
         )

@@ -5,6 +5,8 @@ with job_log(snakemake.log[0]):
     stylize_gatys_chunk_job(
         snakemake.input.frames,
         int(snakemake.wildcards.chunk),
+        dict(snakemake.params.span),
+        snakemake.params.chunk_frames,
         snakemake.input.style,
         snakemake.input.index,
         snakemake.input.weights,

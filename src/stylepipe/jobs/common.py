@@ -7,8 +7,9 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from stylepipe.errors import StylepipeError
@@ -28,8 +29,11 @@ def job_log(path: str) -> Iterator[None]:
     with open(path, "w", buffering=1) as handle:
         saved, sys.stderr = sys.stderr, handle
         stop_when_snakemake_dies(handle)
+        # Wall-clock times, so that jobs that ran side by side (other shots, other nodes) can be told apart.
+        print(f"started {_now()}", file=handle)
         try:
             yield
+            print(f"finished {_now()}", file=handle)
         except (StylepipeError, OSError) as err:
             if isinstance(err, OSError) and err.errno != errno.ENOSPC:
                 raise
@@ -39,6 +43,10 @@ def job_log(path: str) -> Iterator[None]:
             raise SystemExit(1) from None
         finally:
             sys.stderr = saved
+
+
+def _now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="milliseconds")
 
 
 def _command_line(pid: int) -> list[str]:
@@ -122,7 +130,23 @@ def content_frame_total(frames_dir: str | Path) -> int:
 
 
 def content_frame_path(frames_dir: str | Path, number: int, chunk_frames: int) -> Path:
+    """Where content frame `number` is stored: decoded frames sit in folders of `chunk_frames`, in frame order."""
     return Path(frames_dir) / chunk_name(number // chunk_frames) / frame_name(number)
+
+
+def content_frames(frames_dir: str | Path, numbers: Iterable[int], chunk_frames: int) -> list[Path]:
+    """Paths of these content frames, after checking every folder that holds one of them against its manifest.
+
+    A chunk follows the shots, so it may take its frames from two storage folders.
+    """
+    numbers = sorted(set(numbers))
+    for folder in sorted({number // chunk_frames for number in numbers}):
+        checked_folder(Path(frames_dir) / chunk_name(folder))
+    paths = [content_frame_path(frames_dir, number, chunk_frames) for number in numbers]
+    for path in paths:
+        if not path.is_file():
+            raise StylepipeError(f"{path}: missing from the decoded content frames; delete {frames_dir} to decode them again")
+    return paths
 
 
 def find_frame(folders: Sequence[str | Path], number: int) -> Path:

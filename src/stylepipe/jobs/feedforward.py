@@ -16,8 +16,8 @@ from PIL import Image
 from stylepipe import arbitrary_weights
 from stylepipe.checkpoint import load_model
 from stylepipe.feedforward import StyleVectors, content_vectors, mix_strength, prepare, stylize_batches
-from stylepipe.frames import atomic_dir, checked_folder, chunk_name, read_rgb, write_rgb
-from stylepipe.jobs.common import Log, Progress, resolve_device, stderr_log, verified_frames
+from stylepipe.frames import atomic_dir, checked_folder, read_rgb, write_rgb
+from stylepipe.jobs.common import Log, Progress, content_frames, resolve_device, stderr_log
 
 
 def arbitrary_weights_job(out_path: str, log: Log = stderr_log) -> None:
@@ -48,6 +48,8 @@ def arbitrary_style_vectors(
 def stylize_arbitrary_chunk_job(
     frames_dir: str,
     chunk: int,
+    span: dict[str, int],
+    chunk_frames: int,
     style_dir: str,
     index_path: str,
     weights_path: str,
@@ -74,7 +76,7 @@ def stylize_arbitrary_chunk_job(
     device = resolve_device(device)
     nets = arbitrary_weights.load_networks(weights_path, device)
     transformer = prepare(nets.transformer, device)
-    frames = verified_frames(Path(frames_dir) / chunk_name(chunk))
+    frames = content_frames(frames_dir, range(span["start"], span["end"]), chunk_frames)
     images = [read_rgb(path) for path in frames]
     styles = arbitrary_style_vectors(nets, style_dir, index_path, window, style_size, device, [int(p.stem) for p in frames], images, strength)
     log(f"arbitrary-style network: {nets.source}; device {device}, precision {precision}, batch {batch_size}, "
@@ -100,7 +102,7 @@ def stylize_arbitrary_chunk_job(
 
 
 def stylize_feedforward_chunk_job(
-    frames_dir: str, chunk: int, model_path: str, out_dir: str, batch_size: int | str, precision: str, device: str, threads: int,
+    frames_dir: str, chunk: int, span: dict[str, int], chunk_frames: int, model_path: str, out_dir: str, batch_size: int | str, precision: str, device: str, threads: int,
     preserve_colors: bool = False, log: Log = stderr_log,
 ) -> dict[str, Any]:
     """One forward pass per frame, `batch_size` frames at a time."""
@@ -108,7 +110,7 @@ def stylize_feedforward_chunk_job(
     device = resolve_device(device)
     model, header = load_model(model_path, device)
     model = prepare(model, device)
-    frames = verified_frames(Path(frames_dir) / chunk_name(chunk))
+    frames = content_frames(frames_dir, range(span["start"], span["end"]), chunk_frames)
     images = [read_rgb(path) for path in frames]
     log(f"model {model_path}: {header.get('arch', model.arch)}, style {header.get('style', '?')}; device {device}, "
         f"precision {precision}, batch {batch_size}")

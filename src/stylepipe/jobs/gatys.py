@@ -12,9 +12,9 @@ import torch
 
 from stylepipe import lossnet
 from stylepipe.flow import ChunkFlows
-from stylepipe.frames import atomic_dir, checked_folder, chunk_name, frame_name, list_frames, read_rgb, write_rgb
+from stylepipe.frames import atomic_dir, checked_folder, frame_name, list_frames, read_rgb, write_rgb
 from stylepipe.gatys import CONTEXT_LAYER, GatysSettings, context_change, initial_image, optimise_coarse_to_fine, optimise_frame, temporal_terms, to_tensor, to_uint8
-from stylepipe.jobs.common import Log, Progress, find_frame, resolve_device, stderr_log, verified_frames
+from stylepipe.jobs.common import Log, Progress, content_frames, find_frame, resolve_device, stderr_log
 from stylepipe.style_targets import StyleTargets
 
 
@@ -28,6 +28,8 @@ def lossnet_job(spec: str, out_path: str, log: Log = stderr_log) -> None:
 def stylize_gatys_chunk_job(
     frames_dir: str,
     chunk: int,
+    span: dict[str, int],
+    chunk_frames: int,
     style_dir: str,
     index_path: str,
     weights_path: str,
@@ -44,7 +46,9 @@ def stylize_gatys_chunk_job(
 
     With temporal consistency on, frame t starts from the stylised frame t-1 warped by the flow and is
     pulled towards it (and towards t-2, t-4 with long-term offsets) where the flow is reliable. Frames from
-    earlier chunks are read from `previous_dirs`, which is why chunk k runs after chunk k-1.
+    earlier chunks of the shot are read from `previous_dirs`, which is why a chunk runs after the one before it in
+    its shot. `span` holds the chunk's frames [start, end) and its shot's first frame, which starts afresh
+    (coarse to fine) like frame 0; the chunk's content frames are stored in folders of `chunk_frames`.
     """
     torch.set_num_threads(max(1, threads))
     device = resolve_device(device)
@@ -55,11 +59,10 @@ def stylize_gatys_chunk_job(
     for folder in (style_dir, *previous_dirs):
         checked_folder(folder)
     targets = StyleTargets(net, style_dir, index, lossnet.STYLE_LAYERS[net.info.arch], window, device, gatys.style_scale)
-    frames = verified_frames(Path(frames_dir) / chunk_name(chunk))
-    content_chunks = [Path(frames_dir) / chunk_name(k) for k in (chunk, chunk - 1) if k >= 0]
+    frames = content_frames(frames_dir, range(span["start"], span["end"]), chunk_frames)
     flows = ChunkFlows.load(flow_path) if gatys.uses_previous_frames and flow_path else None
     generator = torch.Generator().manual_seed(gatys.seed + chunk)
-    stats: dict[str, Any] = {"chunk": chunk, "weights": net.info.as_dict(), "device": device, "frames": []}
+    stats: dict[str, Any] = {"chunk": chunk, "shot": span["shot"], "weights": net.info.as_dict(), "device": device, "frames": []}
     # Stylised frames as saved (uint8), so a resumed run warps exactly what an uninterrupted one would.
     done: dict[int, np.ndarray] = {}
     progress = Progress(len(frames), log, every=0.0)
@@ -69,7 +72,7 @@ def stylize_gatys_chunk_job(
             content = to_tensor(read_rgb(path), device)
             start, temporal_loss = None, None
             # A cut: almost nothing of the previous frame is reliably visible, so nothing should carry over.
-            restart = number == 0 or (flows is not None and flows.has(1, number)
+            restart = number == span["shot_start"] or (flows is not None and flows.has(1, number)
                                       and float(flows.reliable(1, number).mean()) < gatys.restart_below)
             if flows is not None and not restart:
                 offsets = [d for d in gatys.previous_offsets if number - d >= 0 and flows.has(d, number)]
@@ -79,7 +82,7 @@ def stylize_gatys_chunk_job(
                         previous[d] = read_rgb(find_frame(previous_dirs, number - d))
                 reliable = {d: flows.reliable(d, number).astype(np.float32) for d in offsets}
                 if gatys.context_relax > 0 and 1 in offsets:
-                    before = to_tensor(read_rgb(find_frame(content_chunks, number - 1)), device)
+                    before = to_tensor(read_rgb(content_frames(frames_dir, [number - 1], chunk_frames)[0]), device)
                     change = context_change(net, content, before, flows.backward(1, number), CONTEXT_LAYER[net.info.arch])
                     relax = np.exp(-gatys.context_relax * change).astype(np.float32)
                     reliable = {d: mask * relax for d, mask in reliable.items()}
@@ -96,7 +99,7 @@ def stylize_gatys_chunk_job(
             write_rgb(scratch / frame_name(number), done[number])
             log(
                 f"frame {number:6d}  loss {result.total_loss:.4g} (content {result.content_loss:.4g}, "
-                f"style {result.style_loss:.4g})  {result.iterations} it  {result.seconds:.2f} s{'  (new shot)' if restart and number else ''}"
+                f"style {result.style_loss:.4g})  {result.iterations} it  {result.seconds:.2f} s{'  (new shot)' if restart and number == span['shot_start'] > 0 else '  (restarted: flow unreliable)' if restart and number else ''}"
             )
             stats["frames"].append(
                 {"frame": number, "total_loss": result.total_loss, "content_loss": result.content_loss,

@@ -31,17 +31,13 @@ def _style_frame(style_dir: Path, index: dict[str, Any], frame: int) -> np.ndarr
     return read_rgb(style_dir / entry["folder"] / frame_name(entry["index"][frame]))
 
 
-def _aligned(per_pair: Sequence[float | None] | None) -> list[float | None]:
-    """Warping errors are per pair (frame t against t-1): frame 0 has none."""
-    return [None, *per_pair] if per_pair else []
-
-
 def per_frame_plots(metrics: dict[str, Any]) -> list[str]:
     """The warping error of output, input and (when blended) the unstabilised output; Gatys's distances when measured."""
     warp = metrics["warp_error"]
-    series = {"output": _aligned(warp["output_per_frame"]), "input (content)": _aligned(warp["input_per_frame"])}
+    # One value per frame; None (a gap in the line) where a shot starts.
+    series = {"output": warp["output_per_frame"], "input (content)": warp["input_per_frame"]}
     if warp.get("unstabilised_output_per_frame"):
-        series["output before blend"] = _aligned(warp["unstabilised_output_per_frame"])
+        series["output before blend"] = warp["unstabilised_output_per_frame"]
     plots = [line_plot_svg("Warping error per frame (lower flickers less)", series, "E_warp")]
     fidelity = metrics.get("fidelity")
     if fidelity:

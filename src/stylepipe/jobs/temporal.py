@@ -12,21 +12,25 @@ import cv2
 import numpy as np
 
 from stylepipe.flow import ChunkFlows, FlowEstimator, chunk_flows, warping_error
-from stylepipe.frames import atomic_dir, atomic_file, checked_folder, chunk_name, list_frames, read_rgb, write_rgb, write_text_atomic
-from stylepipe.jobs.common import Log, content_frame_path, find_frame, stderr_log, verified_frames
+from stylepipe.frames import atomic_dir, atomic_file, checked_folder, list_frames, read_rgb, write_rgb, write_text_atomic
+from stylepipe.jobs.common import Log, content_frames, find_frame, stderr_log, verified_frames
 from stylepipe.metrics import finite_mean
 from stylepipe.temporal import blend_with_previous
 
 
-def flow_job(frames_dir: str, chunk: int, chunk_frames: int, out_path: str, method: str, preset: str, offsets: Sequence[int], threads: int = 1, log: Log = stderr_log) -> None:
-    """Backward/forward flow and reliability masks from every frame of a chunk to the frames `offsets` back."""
+def flow_job(
+    frames_dir: str, span: dict[str, int], chunk_frames: int, out_path: str, method: str, preset: str, offsets: Sequence[int],
+    threads: int = 1, log: Log = stderr_log,
+) -> None:
+    """Backward/forward flow and reliability masks from every frame of a chunk to the frames `offsets` back.
+
+    `span` is the chunk's frames [start, end) and its shot's first frame: no flow looks back across the cut.
+    """
     cv2.setNumThreads(max(1, threads))
     estimator = FlowEstimator(method, preset)
-    targets = [int(path.stem) for path in verified_frames(Path(frames_dir) / chunk_name(chunk))]
-    wanted = {t - d for t in targets for d in offsets if t - d >= 0} | set(targets)
-    for earlier in sorted({t // chunk_frames for t in wanted} - {chunk}):
-        checked_folder(Path(frames_dir) / chunk_name(earlier))
-    frames = {t: read_rgb(content_frame_path(frames_dir, t, chunk_frames)) for t in sorted(wanted)}
+    targets = list(range(span["start"], span["end"]))
+    wanted = {t - d for t in targets for d in offsets if t - d >= span["shot_start"]} | set(targets)
+    frames = {int(path.stem): read_rgb(path) for path in content_frames(frames_dir, wanted, chunk_frames)}
     began = time.perf_counter()
     arrays = chunk_flows(frames, targets, tuple(offsets), estimator)
     with atomic_file(out_path) as tmp, open(tmp, "wb") as handle:
@@ -37,10 +41,13 @@ def flow_job(frames_dir: str, chunk: int, chunk_frames: int, out_path: str, meth
 
 
 def stabilize_chunk_job(
-    raw_dir: str, chunk: int, flow_path: str, previous_dirs: Sequence[str], out_dir: str, strength: float, warp: str = "lanczos",
+    raw_dir: str, span: dict[str, int], flow_path: str, previous_dirs: Sequence[str], out_dir: str, strength: float, warp: str = "lanczos",
     log: Log = stderr_log,
 ) -> None:
-    """Blend each stylised frame with the stabilised frame before it, warped by the flow, where it is reliable."""
+    """Blend each stylised frame with the stabilised frame before it, warped by the flow, where it is reliable.
+
+    The first frame of a shot (`span["shot_start"]`) is kept as it is: nothing before a cut shows the same scene.
+    """
     flows = ChunkFlows.load(flow_path)
     for folder in previous_dirs:
         checked_folder(folder)
@@ -49,7 +56,7 @@ def stabilize_chunk_job(
         for path in verified_frames(raw_dir):
             number = int(path.stem)
             fresh = read_rgb(path)
-            if number == 0 or not flows.has(1, number):
+            if number == span["shot_start"] or not flows.has(1, number):
                 done[number] = fresh
             else:
                 previous = done[number - 1] if number - 1 in done else read_rgb(find_frame(previous_dirs, number - 1))
@@ -63,6 +70,7 @@ def stabilize_chunk_job(
 
 def report_job(
     frames_dir: str,
+    chunk_frames: int,
     stylized_dirs: Sequence[str],
     flow_paths: Sequence[str],
     out_path: str,
@@ -72,28 +80,35 @@ def report_job(
 ) -> dict[str, Any]:
     """metrics.json: E_warp of the output and of the content (same flows and masks), losses, timings, weights.
 
-    Frames are read one at a time and flows one chunk at a time, so memory does not grow with the video.
-    The folder lists are in chunk order, as the workflow's chunk list gives them.
+    Frames are read one at a time and flows one chunk at a time, so memory does not grow with the video. The
+    folder lists are in chunk order, as the workflow's chunk list gives them, and the flows of chunk k are the
+    k-th file. The first frame of a shot has no flow from the frame before it (a cut), so it has no error.
     """
-    content_chunks = sorted(Path(frames_dir).glob("chunk_*"))
-    sequences = {"output": stylized_dirs, "input": [str(c) for c in content_chunks], "unstabilised": unstabilised_dirs}
+    sequences = {"output": stylized_dirs, "unstabilised": unstabilised_dirs}
     sequences = {name: folders for name, folders in sequences.items() if folders}
     for folders in sequences.values():
         for folder in folders:
             checked_folder(folder)
+    sequences = {"input": None, **sequences}
     errors: dict[str, list[float]] = {name: [] for name in sequences}
     previous: dict[str, np.ndarray] = {}
+    previous_number = -1
     count = 0
     for chunk, flow_path in enumerate(flow_paths):
         flows = ChunkFlows.load(flow_path)
-        for path in list_frames(content_chunks[chunk]):
-            t = int(path.stem)
-            current = {name: read_rgb(Path(folders[chunk]) / path.name) for name, folders in sequences.items()}
-            if previous:
+        names = [path.name for path in list_frames(stylized_dirs[chunk])]
+        contents = content_frames(frames_dir, [int(Path(name).stem) for name in names], chunk_frames)
+        for name, content in zip(names, contents):
+            t = int(Path(name).stem)
+            current = {key: read_rgb(content if folders is None else Path(folders[chunk]) / name) for key, folders in sequences.items()}
+            if previous_number == t - 1 and flows.has(1, t):
                 bwd, mask = flows.backward(1, t), flows.reliable(1, t)
-                for name in sequences:
-                    errors[name].append(warping_error(current[name], previous[name], bwd, mask))
-            previous = current
+                for key in sequences:
+                    errors[key].append(warping_error(current[key], previous[key], bwd, mask))
+            else:
+                for key in sequences:
+                    errors[key].append(None)
+            previous, previous_number = current, t
             count += 1
     out_errors, in_errors, raw_errors = errors["output"], errors["input"], errors.get("unstabilised")
     stats = [json.loads((Path(folder) / "stats.json").read_text()) for folder in stylized_dirs]
@@ -109,7 +124,8 @@ def report_job(
             "input_per_frame": in_errors,
             "unstabilised_output_mean": finite_mean(raw_errors) if raw_errors is not None else None,
             "unstabilised_output_per_frame": raw_errors,
-            "definition": "Lai et al. 2018: sum(M |F_t - warp(F_t-1)|^2) / sum(M), RGB in [0,1], M = Ruder consistency mask of the content flow",
+            "definition": "Lai et al. 2018: sum(M |F_t - warp(F_t-1)|^2) / sum(M), RGB in [0,1], M = Ruder consistency mask of the content flow; "
+                          "one value per frame, null for the first frame of each shot (nothing before a cut shows the same scene)",
         },
         "weights": stats[0]["weights"] if stats else None,
         "device": stats[0]["device"] if stats else None,
