@@ -12,10 +12,10 @@ from stylepipe.arbitrary_files import ARBITRARY_WEIGHTS_FILE
 from stylepipe.batch import read_batch
 from stylepipe.errors import StylepipeError
 from stylepipe.frames import DamagedCacheError, check_folder, set_aside
+from stylepipe.frames import chunk_layout as layout_chunks
 from stylepipe.preflight import preflight, trains_per_style, uses_arbitrary_network
 from stylepipe.settings import LOSS_NETWORK_SOURCES as NAMED_SOURCES
 from stylepipe.settings import GatysSettings, TrainSettings, model_name
-from stylepipe.frames import chunk_layout as layout_chunks
 from stylepipe.style import parse_style_sources
 
 min_version("9.0")
