@@ -22,13 +22,13 @@ from stylepipe.errors import StylepipeError
 def chunk_layout(shots: Sequence[Sequence[int]], chunk_frames: int) -> list[dict[str, int]]:
     """Chunks of at most `chunk_frames` frames that never span a cut, in frame order.
 
-    Each chunk is {"start", "end", "shot"}: the chunks of one shot form one chain (a chunk waits for the chunk
-    before it in its shot); chunks of different shots do not depend on each other.
+    Each chunk is {"start", "end", "shot", "shot_start"}: the chunks of one shot are consecutive and form one
+    chain (a chunk waits for the chunk before it in its shot); chunks of different shots do not depend on each other.
     """
     layout: list[dict[str, int]] = []
     for number, (start, end) in enumerate(shots):
         for first in range(start, end, chunk_frames):
-            layout.append({"start": first, "end": min(first + chunk_frames, end), "shot": number})
+            layout.append({"start": first, "end": min(first + chunk_frames, end), "shot": number, "shot_start": start})
     return layout
 
 

@@ -164,11 +164,18 @@ def loss_network_weights(wildcards):
     return weights_file(cfg(wildcards))
 
 
+# Every chunk job's params and inputs ask for the layout while the DAG is built: read each shots.json once.
+LAYOUTS = {}
+
+
 def chunk_layout(wildcards):
-    """The variant's chunks in frame order, known once its shots are: [{start, end, shot}], none spanning a cut."""
-    shots_path = checkpoints.shots.get(name=wildcards.name).output.shots
-    shots = json.loads(Path(shots_path).read_text())["shots"]
-    return layout_chunks(shots, cfg(wildcards)["chunk_frames"])
+    """The variant's chunks in frame order, known once its shots are: [{start, end, shot, shot_start}], none spanning a cut."""
+    shots_path = Path(checkpoints.shots.get(name=wildcards.name).output.shots)
+    key = (wildcards.name, shots_path.stat().st_mtime_ns)
+    if key not in LAYOUTS:
+        shots = json.loads(shots_path.read_text())["shots"]
+        LAYOUTS[key] = layout_chunks(shots, cfg(wildcards)["chunk_frames"])
+    return LAYOUTS[key]
 
 
 def chunk_ids(wildcards):
@@ -176,25 +183,26 @@ def chunk_ids(wildcards):
 
 
 def this_chunk(wildcards):
-    """The chunk named by wildcards.chunk: its frames [start, end) and the first frame of its shot."""
+    """The chunk named by wildcards.chunk: its frames [start, end), its shot and the shot's first frame."""
     layout = chunk_layout(wildcards)
     number = int(wildcards.chunk)
     if number >= len(layout):
         fail(f"results/{wildcards.name}: there is no chunk {wildcards.chunk}; the clip has {len(layout)} chunks")
-    chunk = layout[number]
-    shot_start = min(c["start"] for c in layout if c["shot"] == chunk["shot"])
-    return {"start": chunk["start"], "end": chunk["end"], "shot": chunk["shot"], "shot_start": shot_start}
+    return dict(layout[number])
 
 
 def chain_before(wildcards, frames_back):
     """Chunk numbers of the same shot that hold any of the `frames_back` frames before this chunk's first."""
     layout = chunk_layout(wildcards)
-    here = layout[int(wildcards.chunk)]
-    first = here["start"] - frames_back
-    return [
-        k for k, chunk in enumerate(layout)
-        if chunk["shot"] == here["shot"] and chunk["start"] < here["start"] and chunk["end"] > first
-    ]
+    number = int(wildcards.chunk)
+    first = layout[number]["start"] - frames_back
+    earlier = []
+    # A shot's chunks are consecutive, so walk back until the shot or the frames looked back to run out.
+    for k in range(number - 1, -1, -1):
+        if layout[k]["shot"] != layout[number]["shot"] or layout[k]["end"] <= first:
+            break
+        earlier.append(k)
+    return earlier[::-1]
 
 
 def temporal_method(variant):

@@ -59,7 +59,11 @@ def stylize_gatys_chunk_job(
     for folder in (style_dir, *previous_dirs):
         checked_folder(folder)
     targets = StyleTargets(net, style_dir, index, lossnet.STYLE_LAYERS[net.info.arch], window, device, gatys.style_scale)
-    frames = content_frames(frames_dir, range(span["start"], span["end"]), chunk_frames)
+    # context_relax also compares each frame with the content frame before it, which for the chunk's first frame
+    # sits before the chunk: check and find all of them once, not on every frame.
+    first = span["start"] - 1 if gatys.context_relax > 0 and span["start"] > span["shot_start"] else span["start"]
+    content_paths = {int(p.stem): p for p in content_frames(frames_dir, range(first, span["end"]), chunk_frames)}
+    frames = [path for number, path in content_paths.items() if number >= span["start"]]
     flows = ChunkFlows.load(flow_path) if gatys.uses_previous_frames and flow_path else None
     generator = torch.Generator().manual_seed(gatys.seed + chunk)
     stats: dict[str, Any] = {"chunk": chunk, "shot": span["shot"], "weights": net.info.as_dict(), "device": device, "frames": []}
@@ -82,7 +86,7 @@ def stylize_gatys_chunk_job(
                         previous[d] = read_rgb(find_frame(previous_dirs, number - d))
                 reliable = {d: flows.reliable(d, number).astype(np.float32) for d in offsets}
                 if gatys.context_relax > 0 and 1 in offsets:
-                    before = to_tensor(read_rgb(content_frames(frames_dir, [number - 1], chunk_frames)[0]), device)
+                    before = to_tensor(read_rgb(content_paths[number - 1]), device)
                     change = context_change(net, content, before, flows.backward(1, number), CONTEXT_LAYER[net.info.arch])
                     relax = np.exp(-gatys.context_relax * change).astype(np.float32)
                     reliable = {d: mask * relax for d, mask in reliable.items()}

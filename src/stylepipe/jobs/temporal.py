@@ -13,7 +13,7 @@ import numpy as np
 
 from stylepipe.flow import ChunkFlows, FlowEstimator, chunk_flows, warping_error
 from stylepipe.frames import atomic_dir, atomic_file, checked_folder, list_frames, read_rgb, write_rgb, write_text_atomic
-from stylepipe.jobs.common import Log, content_frames, find_frame, stderr_log, verified_frames
+from stylepipe.jobs.common import Log, content_frame_path, content_frames, find_frame, stderr_log, verified_frames
 from stylepipe.metrics import finite_mean
 from stylepipe.temporal import blend_with_previous
 
@@ -86,7 +86,8 @@ def report_job(
     """
     sequences = {"output": stylized_dirs, "unstabilised": unstabilised_dirs}
     sequences = {name: folders for name, folders in sequences.items() if folders}
-    for folders in sequences.values():
+    # The content folders once each, here: chunks that follow the shots share them, and the fidelity pass reads them too.
+    for folders in [*sequences.values(), sorted(Path(frames_dir).glob("chunk_*"))]:
         for folder in folders:
             checked_folder(folder)
     sequences = {"input": None, **sequences}
@@ -96,10 +97,9 @@ def report_job(
     count = 0
     for chunk, flow_path in enumerate(flow_paths):
         flows = ChunkFlows.load(flow_path)
-        names = [path.name for path in list_frames(stylized_dirs[chunk])]
-        contents = content_frames(frames_dir, [int(Path(name).stem) for name in names], chunk_frames)
-        for name, content in zip(names, contents):
-            t = int(Path(name).stem)
+        for path in list_frames(stylized_dirs[chunk]):
+            t, name = int(path.stem), path.name
+            content = content_frame_path(frames_dir, t, chunk_frames)
             current = {key: read_rgb(content if folders is None else Path(folders[chunk]) / name) for key, folders in sequences.items()}
             if previous_number == t - 1 and flows.has(1, t):
                 bwd, mask = flows.backward(1, t), flows.reliable(1, t)
