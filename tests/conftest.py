@@ -127,3 +127,34 @@ def make_workdir(folder: Path, config: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
     return folder
+
+
+def stylise_chains(workdir: Path, target: str) -> list[list[str]]:
+    """The stylise jobs of the DAG grouped by the jobs they depend on: one list of node ids per independent chain."""
+    result = run_snakemake(workdir, "--dag", "dot", target)
+    assert result.returncode == 0, result.stderr[-2000:]
+    nodes = set(re.findall(r'\t(\d+)\[label = "stylize_gatys"', result.stdout))
+    parent = {node: node for node in nodes}
+
+    def root(node: str) -> str:
+        while parent[node] != node:
+            node = parent[node]
+        return node
+
+    for a, b in re.findall(r"\t(\d+) -> (\d+)", result.stdout):
+        if a in nodes and b in nodes:
+            parent[root(a)] = root(b)
+    groups: dict[str, list[str]] = {}
+    for node in sorted(nodes, key=int):
+        groups.setdefault(root(node), []).append(node)
+    return list(groups.values())
+
+
+def chunk_layout_of(workdir: Path, name: str = "out") -> list[dict[str, int]]:
+    """The chunk layout a finished run used: its shots.json cut by its config's chunk_frames (no segments)."""
+    import json
+
+    from stylepipe.frames import chunk_layout
+
+    shots = json.loads((workdir / "results" / name / "shots.json").read_text())["shots"]
+    return chunk_layout(shots, yaml.safe_load((workdir / "config.yaml").read_text())["chunk_frames"])

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from stylepipe.errors import StylepipeError
-from stylepipe.frames import atomic_dir, atomic_file, chunk_layout, read_rgb
+from stylepipe.frames import atomic_dir, atomic_file, chunk_layout, read_rgb, segment_starts
 
 
 def test_chunks_cover_every_frame_once_and_never_span_a_cut():
@@ -15,6 +15,25 @@ def test_chunks_cover_every_frame_once_and_never_span_a_cut():
     assert covered == list(range(24))
     assert [(c["start"], c["end"], c["shot"]) for c in layout] == [(0, 5, 0), (5, 13, 1), (13, 21, 1), (21, 23, 1), (23, 24, 2)]
     assert len(chunk_layout([[0, 16]], 8)) == 2 and len(chunk_layout([[0, 17]], 8)) == 3
+    assert {c["chain"] for c in layout} == {0, 1, 2} and all(c["chain_start"] == c["shot_start"] == c["segment_start"] for c in layout)
+
+
+def test_segments_split_long_shots_evenly_into_chains_that_start_early():
+    assert segment_starts(0, 62, 30) == [0, 20, 41]  # three of 20-21 frames, not 30, 30 and 2
+    assert segment_starts(10, 40, 30) == [10] and segment_starts(0, 100, 0) == [0]
+    layout = chunk_layout([[0, 5], [5, 45]], 8, segment_frames=20, segment_overlap=4)
+    chains = {}
+    for c in layout:
+        chains.setdefault(c["chain"], []).append(c)
+    # The short shot is one chain; the long one is two segments, the second starting 4 frames early.
+    assert [(c["start"], c["end"]) for c in chains[0]] == [(0, 5)]
+    assert [(c["start"], c["end"]) for c in chains[1]] == [(5, 13), (13, 21), (21, 25)]
+    assert [(c["start"], c["end"]) for c in chains[2]] == [(21, 29), (29, 37), (37, 45)]
+    assert {(c["shot"], c["chain_start"], c["segment_start"]) for c in chains[2]} == {(1, 21, 25)}
+    assert {(c["shot"], c["chain_start"], c["segment_start"]) for c in chains[1]} == {(1, 5, 5)}
+    # Every frame is owned once; the overlap frames are also the next chain's warm-up.
+    owned = sorted(t for c in layout for t in range(max(c["start"], c["segment_start"]), c["end"]))
+    assert owned == list(range(45))
 
 
 def test_atomic_dir_publishes_only_on_success(tmp_path):

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, SNAKEMAKE, TINY_FRAMES, job_counts, make_workdir, rules_run, run_snakemake, tiny_config
+from conftest import REPO, SNAKEMAKE, TINY_FRAMES, chunk_layout_of, job_counts, make_workdir, rules_run, run_snakemake, tiny_config
 from stylepipe.cli import main as stylepipe_main
 from stylepipe.figures import contact_sheet, line_plot_svg, moments
 from stylepipe.frames import list_frames, read_rgb
@@ -109,7 +109,8 @@ def test_a_video_too_large_to_embed_gets_an_animated_preview(rendered, tmp_path,
     out = rendered / "results/out"
     config = {"content": "c.mp4", "style": "s.png", "mode": "gatys", "feedforward": {"arch": "arbitrary"}, "encode": {"audio": "copy"}}
     report_page_job("out", str(rendered / "results/out.mp4"), str(out / "meta.json"), str(out / "frames/content"), str(out / "frames/style"),
-                    str(out / "style_index.json"), [str(c) for c in sorted((out / "stylized").glob("chunk_*"))], str(out / "metrics.json"),
+                    str(out / "style_index.json"), [str(c) for c in sorted((out / "stylized").glob("chunk_*"))], chunk_layout_of(rendered),
+                    str(out / "metrics.json"),
                     config, str(tmp_path / "page.html"), str(tmp_path / "sheet.jpg"), str(tmp_path / "plots.svg"))
     page = (tmp_path / "page.html").read_text()
     assert "<video" not in page

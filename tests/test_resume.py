@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SNAKEMAKE, TINY_FRAMES, make_workdir, rules_run, run_snakemake, tiny_config
+from conftest import REPO, SNAKEMAKE, TINY_FRAMES, chunk_layout_of, make_workdir, rules_run, run_snakemake, tiny_config
 from stylepipe.errors import StylepipeError
 from stylepipe.frames import DamagedCacheError, atomic_dir, check_folder, write_rgb
 from stylepipe.jobs.media import assemble_job
@@ -56,7 +56,7 @@ def test_atomic_dir_writes_a_manifest_and_clears_killed_jobs_scratch(tmp_path):
 def test_assemble_refuses_fewer_frames_than_the_source(reference, tmp_path):
     chunks = sorted(str(p) for p in (reference / "results/out/stylized").glob("chunk_*"))
     with pytest.raises(StylepipeError, match="hold 6 frames but .* has 8; not writing a short video"):
-        assemble_job(chunks[:-1], str(reference / "results/out/meta.json"), str(tiny_inputs_content(reference)),
+        assemble_job(chunks[:-1], chunk_layout_of(reference)[:-1], str(reference / "results/out/meta.json"), str(tiny_inputs_content(reference)),
                      str(tmp_path / "short.mp4"), crf=18, codec="h264", audio="copy")
     assert not (tmp_path / "short.mp4").exists()
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, make_workdir, rules_run, run_snakemake, tiny_config
+from conftest import REPO, make_workdir, rules_run, run_snakemake, stylise_chains, tiny_config
 from videotools import read_all_frames, shot_frames, write_timed_clip
 
 from stylepipe.config import load_schema
@@ -85,27 +84,6 @@ def three_shots(tiny_inputs, tmp_path_factory) -> Path:
     return make_workdir(folder / "work", config)
 
 
-def _chains(workdir: Path, target: str) -> list[list[str]]:
-    """The stylise jobs of the DAG grouped by the jobs they depend on: one list of node ids per independent chain."""
-    result = run_snakemake(workdir, "--dag", "dot", target)
-    assert result.returncode == 0, result.stderr[-2000:]
-    nodes = set(re.findall(r'\t(\d+)\[label = "stylize_gatys"', result.stdout))
-    parent = {node: node for node in nodes}
-
-    def root(node: str) -> str:
-        while parent[node] != node:
-            node = parent[node]
-        return node
-
-    for a, b in re.findall(r"\t(\d+) -> (\d+)", result.stdout):
-        if a in nodes and b in nodes:
-            parent[root(a)] = root(b)
-    groups: dict[str, list[str]] = {}
-    for node in sorted(nodes, key=int):
-        groups.setdefault(root(node), []).append(node)
-    return list(groups.values())
-
-
 def _span(log: Path) -> tuple[datetime, datetime]:
     lines = log.read_text().splitlines()
     return datetime.fromisoformat(lines[0].split()[1]), datetime.fromisoformat(lines[-1].split()[1])
@@ -119,9 +97,9 @@ def test_three_shots_are_three_independent_chains_that_run_side_by_side(three_sh
     assert shots["shots"] == [[0, 8], [8, 16], [16, 24]]
     assert json.loads((workdir / "results/oneshot/shots.json").read_text())["shots"] == [[0, 24]]
 
-    chains = _chains(workdir, "results/out.mp4")
+    chains = stylise_chains(workdir, "results/out.mp4")
     assert sorted(len(chain) for chain in chains) == [2, 2, 2], chains
-    assert [len(chain) for chain in _chains(workdir, "results/oneshot.mp4")] == [6]
+    assert [len(chain) for chain in stylise_chains(workdir, "results/oneshot.mp4")] == [6]
 
     # Two cores and one thread a job: two shots' chains run at the same time.
     result = run_snakemake(workdir, "results/out.mp4", "--set-threads", "stylize_gatys=1")

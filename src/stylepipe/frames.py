@@ -19,16 +19,43 @@ from PIL import Image
 from stylepipe.errors import StylepipeError
 
 
-def chunk_layout(shots: Sequence[Sequence[int]], chunk_frames: int) -> list[dict[str, int]]:
+def segment_starts(start: int, end: int, segment_frames: int) -> list[int]:
+    """Where the segments of the shot [start, end) begin: as few as keep each within `segment_frames`, as even as can be.
+
+    Even lengths, not N, N, ..., remainder: a 2-frame tail segment would pay a whole warm-up for almost nothing.
+    0 means the shot is one segment.
+    """
+    length = end - start
+    if segment_frames <= 0 or length <= segment_frames:
+        return [start]
+    count = -(-length // segment_frames)
+    return [start + k * length // count for k in range(count)]
+
+
+def chunk_layout(
+    shots: Sequence[Sequence[int]], chunk_frames: int, segment_frames: int = 0, segment_overlap: int = 0,
+) -> list[dict[str, int]]:
     """Chunks of at most `chunk_frames` frames that never span a cut, in frame order.
 
-    Each chunk is {"start", "end", "shot", "shot_start"}: the chunks of one shot are consecutive and form one
-    chain (a chunk waits for the chunk before it in its shot); chunks of different shots do not depend on each other.
+    Each chunk is {"start", "end", "shot", "shot_start", "chain", "chain_start", "segment_start"}. The chunks of one
+    chain are consecutive: a chunk waits for the chunk before it in its chain, and chains do not depend on each other.
+    A shot is one chain, unless `segment_frames` splits it into segments of at most that many frames. Then every
+    segment after the first is a chain of its own that starts `segment_overlap` frames early, at `chain_start`, so
+    that it has settled by `segment_start`; the frames [chain_start, segment_start) are stylised by both chains, and
+    whoever reads the output cross-fades them (`stylepipe.stitch`).
     """
     layout: list[dict[str, int]] = []
+    chain = 0
     for number, (start, end) in enumerate(shots):
-        for first in range(start, end, chunk_frames):
-            layout.append({"start": first, "end": min(first + chunk_frames, end), "shot": number, "shot_start": start})
+        firsts = segment_starts(start, end, segment_frames)
+        for first, last in zip(firsts, [*firsts[1:], end]):
+            chain_start = max(start, first - segment_overlap) if first > start else first
+            for chunk_start in range(chain_start, last, chunk_frames):
+                layout.append({
+                    "start": chunk_start, "end": min(chunk_start + chunk_frames, last), "shot": number, "shot_start": start,
+                    "chain": chain, "chain_start": chain_start, "segment_start": first,
+                })
+            chain += 1
     return layout
 
 

@@ -37,6 +37,8 @@ class GatysSettings:
     restart_below: float = 0.3
     warp: str = "lanczos"
     context_relax: float = 0.0
+    segment_frames: int = 0
+    segment_overlap: int = 12
 
     def first_frame_schedule(self) -> tuple[tuple[float, int], ...]:
         """(scale, iterations) for the first frame of a shot: coarse to fine, ending at full size."""
@@ -74,6 +76,11 @@ class GatysSettings:
         if len(scales) > 1 and settings.scale_iterations and len(settings.scale_iterations) != len(scales):
             raise StylepipeError(f"config key 'gatys.scale_iterations': {len(settings.scale_iterations)} values for "
                                  f"{len(scales)} scales; give one per scale, or none")
+        # Segments are split as evenly as they can be, so none is shorter than half of segment_frames: an overlap
+        # within that always lies inside the segment before.
+        if settings.segment_frames and settings.segment_overlap > settings.segment_frames // 2:
+            raise StylepipeError(f"config key 'gatys.segment_overlap': {settings.segment_overlap} frames is more than half of "
+                                 f"gatys.segment_frames ({settings.segment_frames}); use at most {settings.segment_frames // 2}, or longer segments")
         return settings
 
 

@@ -70,10 +70,12 @@ def output_status(results: Path, name: str) -> OutputStatus:
     total = None
     if (root / "meta.json").is_file():
         total = int(json.loads((root / "meta.json").read_text())["frame_count"])
-    stylised, partial, seconds, in_flight, latest, error = 0, 0, [], [], None, None
+    partial, seconds, in_flight, latest, error = 0, [], [], None, None
+    # Frame numbers, not files: a segment's overlap frames are stylised twice but are one frame of the video.
+    finished: set[str] = set()
     for folder, log_prefix in STYLISE_STAGES:
         for chunk in sorted((root / folder).glob("chunk_*")) if (root / folder).is_dir() else []:
-            stylised += len(list_frames(chunk))
+            finished.update(path.stem for path in list_frames(chunk))
             seconds += _finished_seconds(chunk)
         for log in sorted((root / "logs").glob(f"{log_prefix}_*.log")):
             chunk_id = log.stem.split("_")[-1]
@@ -90,6 +92,7 @@ def output_status(results: Path, name: str) -> OutputStatus:
             in_flight.append(f"chunk {chunk_id} at {done}/{last.group(2)}" if last else f"chunk {chunk_id} starting")
             if last:
                 latest = float(last.group(3))
+    stylised = len(finished)
     per_frame = latest if latest is not None else (sum(seconds) / len(seconds) if seconds else None)
     video = results / f"{name}.mp4"
     running = snakemake_is_running(results.parent)

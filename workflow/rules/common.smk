@@ -169,12 +169,18 @@ LAYOUTS = {}
 
 
 def chunk_layout(wildcards):
-    """The variant's chunks in frame order, known once its shots are: [{start, end, shot, shot_start}], none spanning a cut."""
+    """The variant's chunks, known once its shots are: none spans a cut, and each chain's are consecutive.
+
+    Each is {start, end, shot, shot_start, chain, chain_start, segment_start}: a chain is a shot, or in Gatys mode
+    a segment of one (`gatys.segment_frames`), which starts `gatys.segment_overlap` frames before its segment.
+    """
     shots_path = Path(checkpoints.shots.get(name=wildcards.name).output.shots)
     key = (wildcards.name, shots_path.stat().st_mtime_ns)
     if key not in LAYOUTS:
+        variant = cfg(wildcards)
         shots = json.loads(shots_path.read_text())["shots"]
-        LAYOUTS[key] = layout_chunks(shots, cfg(wildcards)["chunk_frames"])
+        segments = variant["gatys"]["segment_frames"] if variant["mode"] == "gatys" else 0
+        LAYOUTS[key] = layout_chunks(shots, variant["chunk_frames"], segments, variant["gatys"]["segment_overlap"])
     return LAYOUTS[key]
 
 
@@ -183,7 +189,7 @@ def chunk_ids(wildcards):
 
 
 def this_chunk(wildcards):
-    """The chunk named by wildcards.chunk: its frames [start, end), its shot and the shot's first frame."""
+    """The chunk named by wildcards.chunk: its entry in the chunk layout."""
     layout = chunk_layout(wildcards)
     number = int(wildcards.chunk)
     if number >= len(layout):
@@ -192,14 +198,14 @@ def this_chunk(wildcards):
 
 
 def chain_before(wildcards, frames_back):
-    """Chunk numbers of the same shot that hold any of the `frames_back` frames before this chunk's first."""
+    """Chunk numbers of the same chain that hold any of the `frames_back` frames before this chunk's first."""
     layout = chunk_layout(wildcards)
     number = int(wildcards.chunk)
     first = layout[number]["start"] - frames_back
     earlier = []
-    # A shot's chunks are consecutive, so walk back until the shot or the frames looked back to run out.
+    # A chain's chunks are consecutive, so walk back until the chain or the frames looked back to run out.
     for k in range(number - 1, -1, -1):
-        if layout[k]["shot"] != layout[number]["shot"] or layout[k]["end"] <= first:
+        if layout[k]["chain"] != layout[number]["chain"] or layout[k]["end"] <= first:
             break
         earlier.append(k)
     return earlier[::-1]

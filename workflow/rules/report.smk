@@ -2,6 +2,7 @@ rule report:
     """metrics.json: warping error of the output and of the input, losses, timings and the weights used."""
     input:
         unpack(fidelity_inputs),
+        shots="results/{name}/shots.json",  # the chunk layout (params.layout) comes from it
         frames="results/{name}/frames/content",
         stylized=stylized_chunks,
         flows=flow_chunks,
@@ -10,6 +11,7 @@ rule report:
         metrics="results/{name}/metrics.json",
     params:
         chunk_frames=lambda wc: cfg(wc)["chunk_frames"],
+        layout=chunk_layout,
         window=lambda wc: cfg(wc)["style_video"]["window"],
         device=lambda wc: cfg(wc)["device"],
     log:
@@ -25,6 +27,7 @@ rule report_page:
     plots and the knobs in one), and the contact sheet and plots on their own."""
     input:
         video="results/{name}.mp4",
+        shots="results/{name}/shots.json",  # the chunk layout (params.layout) comes from it
         meta="results/{name}/meta.json",
         frames="results/{name}/frames/content",
         style="results/{name}/frames/style",
@@ -55,6 +58,7 @@ rule report_page:
         ),
     params:
         config=cfg,
+        layout=chunk_layout,
     log:
         "results/{name}/logs/report_page.log",
     conda:

@@ -5,12 +5,14 @@ rule assemble:
     """
     input:
         chunks=stylized_chunks,
+        shots="results/{name}/shots.json",  # the chunk layout (params.layout) comes from it
         metrics="results/{name}/metrics.json",
         meta="results/{name}/meta.json",
         video=content_video,
     output:
         video="results/{name}.mp4",
     params:
+        layout=chunk_layout,
         crf=lambda wc: cfg(wc)["encode"]["crf"],
         codec=lambda wc: cfg(wc)["encode"]["codec"],
         audio=lambda wc: cfg(wc)["encode"]["audio"],

@@ -4,6 +4,7 @@ from stylepipe.jobs.media import assemble_job
 with job_log(snakemake.log[0]):
     assemble_job(
         snakemake.input.chunks,
+        snakemake.params.layout,
         snakemake.input.meta,
         snakemake.input.video,
         snakemake.output.video,

@@ -16,6 +16,7 @@ with job_log(snakemake.log[0]):
         snakemake.params.chunk_frames,
         snakemake.input.stylized,
         snakemake.input.flows,
+        snakemake.params.layout,
         snakemake.output.metrics,
         unstabilised_dirs=list(snakemake.input.unstabilised),
         fidelity=fidelity,

@@ -10,6 +10,7 @@ with job_log(snakemake.log[0]):
         snakemake.input.style,
         snakemake.input.index,
         list(snakemake.input.chunks),
+        snakemake.params.layout,
         snakemake.input.metrics,
         snakemake.params.config,
         snakemake.output.page,

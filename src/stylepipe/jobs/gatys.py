@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +46,10 @@ def stylize_gatys_chunk_job(
 
     With temporal consistency on, frame t starts from the stylised frame t-1 warped by the flow and is
     pulled towards it (and towards t-2, t-4 with long-term offsets) where the flow is reliable. Frames from
-    earlier chunks of the shot are read from `previous_dirs`, which is why a chunk runs after the one before it in
-    its shot. `span` holds the chunk's frames [start, end) and its shot's first frame, which starts afresh
-    (coarse to fine) like frame 0; the chunk's content frames are stored in folders of `chunk_frames`.
+    earlier chunks of the chain are read from `previous_dirs`, which is why a chunk runs after the one before it in
+    its chain. `span` is the chunk's entry in the chunk layout: its frames [start, end) and its chain's first frame
+    (a shot's, or a segment's), which starts afresh (coarse to fine) like frame 0; the chunk's content frames are
+    stored in folders of `chunk_frames`.
     """
     torch.set_num_threads(max(1, threads))
     device = resolve_device(device)
@@ -61,12 +62,12 @@ def stylize_gatys_chunk_job(
     targets = StyleTargets(net, style_dir, index, lossnet.STYLE_LAYERS[net.info.arch], window, device, gatys.style_scale)
     # context_relax also compares each frame with the content frame before it, which for the chunk's first frame
     # sits before the chunk: check and find all of them once, not on every frame.
-    first = span["start"] - 1 if gatys.context_relax > 0 and span["start"] > span["shot_start"] else span["start"]
+    first = span["start"] - 1 if gatys.context_relax > 0 and span["start"] > span["chain_start"] else span["start"]
     content_paths = {int(p.stem): p for p in content_frames(frames_dir, range(first, span["end"]), chunk_frames)}
     frames = [path for number, path in content_paths.items() if number >= span["start"]]
     flows = ChunkFlows.load(flow_path) if gatys.uses_previous_frames and flow_path else None
     generator = torch.Generator().manual_seed(gatys.seed + chunk)
-    stats: dict[str, Any] = {"chunk": chunk, "shot": span["shot"], "weights": net.info.as_dict(), "device": device, "frames": []}
+    stats: dict[str, Any] = {"chunk": chunk, "shot": span["shot"], "chain": span["chain"], "weights": net.info.as_dict(), "device": device, "frames": []}
     # Stylised frames as saved (uint8), so a resumed run warps exactly what an uninterrupted one would.
     done: dict[int, np.ndarray] = {}
     progress = Progress(len(frames), log, every=0.0)
@@ -76,10 +77,11 @@ def stylize_gatys_chunk_job(
             content = to_tensor(read_rgb(path), device)
             start, temporal_loss = None, None
             # A cut: almost nothing of the previous frame is reliably visible, so nothing should carry over.
-            restart = number == span["shot_start"] or (flows is not None and flows.has(1, number)
+            restart = number == span["chain_start"] or (flows is not None and flows.has(1, number)
                                       and float(flows.reliable(1, number).mean()) < gatys.restart_below)
             if flows is not None and not restart:
-                offsets = [d for d in gatys.previous_offsets if number - d >= 0 and flows.has(d, number)]
+                # Not before the chain's first frame: a segment's chain runs beside the one before it, not after it.
+                offsets = [d for d in gatys.previous_offsets if number - d >= span["chain_start"] and flows.has(d, number)]
                 previous = {d: done.get(number - d) for d in offsets}
                 for d in offsets:
                     if previous[d] is None:
@@ -103,7 +105,7 @@ def stylize_gatys_chunk_job(
             write_rgb(scratch / frame_name(number), done[number])
             log(
                 f"frame {number:6d}  loss {result.total_loss:.4g} (content {result.content_loss:.4g}, "
-                f"style {result.style_loss:.4g})  {result.iterations} it  {result.seconds:.2f} s{'  (new shot)' if restart and number == span['shot_start'] > 0 else '  (restarted: flow unreliable)' if restart and number else ''}"
+                f"style {result.style_loss:.4g})  {result.iterations} it  {result.seconds:.2f} s{_restart_note(restart, number, span)}"
             )
             stats["frames"].append(
                 {"frame": number, "total_loss": result.total_loss, "content_loss": result.content_loss,
@@ -114,9 +116,19 @@ def stylize_gatys_chunk_job(
     return stats
 
 
+def _restart_note(restart: bool, number: int, span: dict[str, int]) -> str:
+    if not restart or number == 0:
+        return ""
+    if number == span["shot_start"]:
+        return "  (new shot)"
+    if number == span["chain_start"]:
+        return f"  (new segment, taking over at frame {span['segment_start']})"
+    return "  (restarted: flow unreliable)"
+
+
 def fidelity_per_frame(
     frames_dir: str,
-    stylized_dirs: Sequence[str],
+    outputs: Iterable[np.ndarray],
     style_dir: str,
     index_path: str,
     weights_path: str,
@@ -126,7 +138,8 @@ def fidelity_per_frame(
 ) -> dict[str, Any]:
     """VGG style and content distances of every output frame, against the same style targets the frames were made for.
 
-    The caller (the report job) has already checked the content and output folders against their manifests.
+    `outputs` are the output frames in order, as the video shows them (`stitch.OutputFrames`). The caller (the report
+    job) has already checked the content and output folders against their manifests.
     """
     from stylepipe.fidelity import FidelityMeter, measure_frames, summary
 
@@ -135,7 +148,6 @@ def fidelity_per_frame(
     meter = FidelityMeter(net, device)
     targets = StyleTargets(net, checked_folder(style_dir), json.loads(Path(index_path).read_text()), meter.style_layers, window, device)
     contents = (read_rgb(p) for chunk in sorted(Path(frames_dir).glob("chunk_*")) for p in list_frames(chunk))
-    outputs = (read_rgb(p) for folder in stylized_dirs for p in list_frames(folder))
     report = summary(list(measure_frames(meter, outputs, contents, targets.grams_for)))
     log(f"fidelity: style distance {report['style_distance_mean']:.4f}, content distance {report['content_distance_mean']:.4f} "
         f"(first third {report['content_distance_first_third']:.4f}, last third {report['content_distance_last_third']:.4f}; "

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stylepipe.errors import StylepipeError
-from stylepipe.frames import atomic_dir, atomic_file, read_rgb, split_into_chunks, write_text_atomic
-from stylepipe.jobs.common import Log, content_frame_total, stderr_log, verified_frames
+from stylepipe.frames import atomic_dir, atomic_file, checked_folder, split_into_chunks, write_text_atomic
+from stylepipe.jobs.common import Log, content_frame_total, stderr_log
+from stylepipe.stitch import OutputFrames
 from stylepipe.style import extract_style_frames, parse_style_sources
 from stylepipe.video import VideoMeta, decode_frames, encode_video, probe, scaled_size
 
@@ -60,26 +61,30 @@ def style_frames_job(
 
 
 def assemble_job(
-    chunk_dirs: Sequence[str], meta_path: str, content_video: str, out_path: str, crf: int, codec: str, audio: str, log: Log = stderr_log
+    chunk_dirs: Sequence[str], layout: Sequence[Mapping[str, int]], meta_path: str, content_video: str, out_path: str, crf: int,
+    codec: str, audio: str, log: Log = stderr_log,
 ) -> None:
     """Encode the chunks' frames, each at its source frame's timestamp, with the source's audio unless `audio: none`.
 
     Every chunk is checked against its manifest first, and a frame count that differs from the probe's stops the
-    job: a video that exits 0 has every frame.
+    job: a video that exits 0 has every frame. Segments' overlaps are cross-faded (`stitch.OutputFrames`).
     """
     meta = VideoMeta.from_json_file(meta_path)
-    frames = [frame for folder in chunk_dirs for frame in verified_frames(folder)]
+    for folder in chunk_dirs:
+        checked_folder(folder)
+    frames = OutputFrames(chunk_dirs, layout)
     if len(frames) != meta.frame_count:
         raise StylepipeError(f"{out_path}: the stylised chunks hold {len(frames)} frames but {content_video} has {meta.frame_count}; "
                              "not writing a short video")
     with_audio = audio == "copy" and meta.has_audio
     began = time.perf_counter()
     with atomic_file(out_path) as tmp:
-        encode_video((read_rgb(frame) for frame in frames), meta, tmp, crf=crf, codec=codec,
+        encode_video(iter(frames), meta, tmp, crf=crf, codec=codec,
                      audio_source=content_video if with_audio else None)
         written = probe(tmp)
         if written.frame_count != meta.frame_count:
             raise StylepipeError(f"{out_path}: the encoder wrote {written.frame_count} of {meta.frame_count} frames")
     timing = "variable frame rate kept" if meta.variable_rate else f"{float(meta.fps):.3f} fps"
+    seams = f", {len(frames.seams)} segment seam(s) cross-faded" if frames.seams else ""
     log(f"{out_path}: {len(frames)} frames, {timing}, source timestamps, audio {'copied' if with_audio else 'none'}, "
-        f"crf {crf}, {time.perf_counter() - began:.1f} s")
+        f"crf {crf}{seams}, {time.perf_counter() - began:.1f} s")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from stylepipe.figures import (
 )
 from stylepipe.frames import atomic_file, checked_folder, frame_name, read_rgb, write_text_atomic
 from stylepipe.jobs.common import Log, find_frame, stderr_log
+from stylepipe.stitch import OutputFrames
 from stylepipe.video import VideoMeta
 
 
@@ -80,6 +81,9 @@ def _facts(name: str, config: dict[str, Any], meta: VideoMeta, metrics: dict[str
     ]
     if warp.get("unstabilised_output_mean") is not None:
         facts.append(("warping error before the blend", f"{warp['unstabilised_output_mean']:.5f}"))
+    seams = metrics.get("seams") or {}
+    if seams.get("count") and seams.get("ratio_max_to_median") is not None:
+        facts.append(("segment seams", f"{seams['count']}, worst warping error {seams['ratio_max_to_median']:.2f}x the median of the other frames"))
     fidelity = metrics.get("fidelity")
     if fidelity:
         facts.append(("style / content distance", f"{fidelity['style_distance_mean']:.3f} / {fidelity['content_distance_mean']:.3f}"))
@@ -94,6 +98,7 @@ def report_page_job(
     style_dir: str,
     index_path: str,
     chunk_dirs: Sequence[str],
+    layout: Sequence[Mapping[str, int]],
     metrics_path: str,
     config: dict[str, Any],
     page_out: str,
@@ -108,21 +113,22 @@ def report_page_job(
     content_chunks = [checked_folder(chunk) for chunk in sorted(Path(frames_dir).glob("chunk_*"))]
     for folder in [*chunk_dirs, style_dir]:
         checked_folder(folder)
-    count = metrics["frames"]
+    outputs = OutputFrames(chunk_dirs, layout)
+    count = len(outputs)
     rows = []
     picks = moments(count)
     for frame in picks:
-        output = read_rgb(find_frame(chunk_dirs, frame))
+        output = outputs.read(frame)
         seconds = frame / float(meta.fps)
         rows.append((f"frame {frame}\n{seconds:.1f} s", [read_rgb(find_frame(content_chunks, frame)), _style_frame(Path(style_dir), index, frame), output]))
     sheet = jpeg_bytes(contact_sheet(rows, ["content", "style", "output"]))
     plots = per_frame_plots(metrics)
     size = (rows[0][1][2].shape[1], rows[0][1][2].shape[0])
-    poster = png_bytes(read_rgb(find_frame(chunk_dirs, count // 2)))
+    poster = png_bytes(outputs.read(count // 2))
     preview = None
     if Path(video).stat().st_size > MAX_EMBEDDED_VIDEO_BYTES:
         picks = sorted({round(k * (count - 1) / 47) for k in range(48)}) if count > 1 else [0]
-        preview = animated_png([read_rgb(find_frame(chunk_dirs, k)) for k in picks], (count / len(picks)) / float(meta.fps))
+        preview = animated_png([outputs.read(k) for k in picks], (count / len(picks)) / float(meta.fps))
     page = overview_html(name, Path(video), poster, preview, sheet, plots, _facts(name, config, meta, metrics, size),
                          yaml.safe_dump(config, sort_keys=False))
     with atomic_file(sheet_out) as tmp:

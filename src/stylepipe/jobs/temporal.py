@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +12,10 @@ import cv2
 import numpy as np
 
 from stylepipe.flow import ChunkFlows, FlowEstimator, chunk_flows, warping_error
-from stylepipe.frames import atomic_dir, atomic_file, checked_folder, list_frames, read_rgb, write_rgb, write_text_atomic
+from stylepipe.frames import atomic_dir, atomic_file, checked_folder, read_rgb, write_rgb, write_text_atomic
 from stylepipe.jobs.common import Log, content_frame_path, content_frames, find_frame, stderr_log, verified_frames
 from stylepipe.metrics import finite_mean
+from stylepipe.stitch import OutputFrames, Seam
 from stylepipe.temporal import blend_with_previous
 
 
@@ -46,7 +47,8 @@ def stabilize_chunk_job(
 ) -> None:
     """Blend each stylised frame with the stabilised frame before it, warped by the flow, where it is reliable.
 
-    The first frame of a shot (`span["shot_start"]`) is kept as it is: nothing before a cut shows the same scene.
+    The first frame of a chain (`span["chain_start"]`: a shot's, or a segment's) is kept as it is: nothing before a cut
+    shows the same scene, and a segment's chain owes nothing to the segment before it.
     """
     flows = ChunkFlows.load(flow_path)
     for folder in previous_dirs:
@@ -56,7 +58,7 @@ def stabilize_chunk_job(
         for path in verified_frames(raw_dir):
             number = int(path.stem)
             fresh = read_rgb(path)
-            if number == span["shot_start"] or not flows.has(1, number):
+            if number == span["chain_start"] or not flows.has(1, number):
                 done[number] = fresh
             else:
                 previous = done[number - 1] if number - 1 in done else read_rgb(find_frame(previous_dirs, number - 1))
@@ -73,6 +75,7 @@ def report_job(
     chunk_frames: int,
     stylized_dirs: Sequence[str],
     flow_paths: Sequence[str],
+    layout: Sequence[Mapping[str, int]],
     out_path: str,
     unstabilised_dirs: Sequence[str] = (),
     fidelity: dict[str, Any] | None = None,
@@ -81,8 +84,9 @@ def report_job(
     """metrics.json: E_warp of the output and of the content (same flows and masks), losses, timings, weights.
 
     Frames are read one at a time and flows one chunk at a time, so memory does not grow with the video. The
-    folder lists are in chunk order, as the workflow's chunk list gives them, and the flows of chunk k are the
-    k-th file. The first frame of a shot has no flow from the frame before it (a cut), so it has no error.
+    folder lists are in layout order, as the workflow's chunk list gives them, and the flows of chunk k are the
+    k-th file. The first frame of a shot has no flow from the frame before it (a cut), so it has no error. Where a
+    long shot is split into segments, the seams' errors are set beside the median of the other frames.
     """
     sequences = {"output": stylized_dirs, "unstabilised": unstabilised_dirs}
     sequences = {name: folders for name, folders in sequences.items() if folders}
@@ -90,29 +94,32 @@ def report_job(
     for folders in [*sequences.values(), sorted(Path(frames_dir).glob("chunk_*"))]:
         for folder in folders:
             checked_folder(folder)
-    sequences = {"input": None, **sequences}
-    errors: dict[str, list[float]] = {name: [] for name in sequences}
+    outputs = {name: OutputFrames(folders, layout) for name, folders in sequences.items()}
+    count = len(outputs["output"])
+    # Each frame's flow from the chunk that owns it: a segment's overlap frames are also in the next segment's first chunk.
+    flow_chunk = {t: k for k, chunk in enumerate(layout) for t in range(max(chunk["start"], chunk["segment_start"]), chunk["end"])}
+    errors: dict[str, list[float | None]] = {name: [] for name in ["input", *outputs]}
     previous: dict[str, np.ndarray] = {}
-    previous_number = -1
-    count = 0
-    for chunk, flow_path in enumerate(flow_paths):
-        flows = ChunkFlows.load(flow_path)
-        for path in list_frames(stylized_dirs[chunk]):
-            t, name = int(path.stem), path.name
-            content = content_frame_path(frames_dir, t, chunk_frames)
-            current = {key: read_rgb(content if folders is None else Path(folders[chunk]) / name) for key, folders in sequences.items()}
-            if previous_number == t - 1 and flows.has(1, t):
-                bwd, mask = flows.backward(1, t), flows.reliable(1, t)
-                for key in sequences:
-                    errors[key].append(warping_error(current[key], previous[key], bwd, mask))
-            else:
-                for key in sequences:
-                    errors[key].append(None)
-            previous, previous_number = current, t
-            count += 1
+    loaded, flows = -1, None
+    for t in range(count):
+        if flow_chunk[t] != loaded:
+            loaded = flow_chunk[t]
+            flows = ChunkFlows.load(flow_paths[loaded])
+        current = {"input": read_rgb(content_frame_path(frames_dir, t, chunk_frames))}
+        current.update({name: frames.read(t) for name, frames in outputs.items()})
+        if t > 0 and flows.has(1, t):
+            bwd, mask = flows.backward(1, t), flows.reliable(1, t)
+            for key in errors:
+                errors[key].append(warping_error(current[key], previous[key], bwd, mask))
+        else:
+            for key in errors:
+                errors[key].append(None)
+        previous = current
     out_errors, in_errors, raw_errors = errors["output"], errors["input"], errors.get("unstabilised")
     stats = [json.loads((Path(folder) / "stats.json").read_text()) for folder in stylized_dirs]
-    per_frame = [frame for chunk in stats for frame in chunk["frames"]]
+    # Losses once per output frame (a segment's overlap frames are its warm-up); time for every frame stylised.
+    per_frame = [frame for chunk, part in zip(layout, stats) for frame in part["frames"] if frame["frame"] >= chunk["segment_start"]]
+    seconds = sum(frame["seconds"] for part in stats for frame in part["frames"])
     out_mean, in_mean = finite_mean(out_errors), finite_mean(in_errors)
     report = {
         "frames": count,
@@ -127,10 +134,11 @@ def report_job(
             "definition": "Lai et al. 2018: sum(M |F_t - warp(F_t-1)|^2) / sum(M), RGB in [0,1], M = Ruder consistency mask of the content flow; "
                           "one value per frame, null for the first frame of each shot (nothing before a cut shows the same scene)",
         },
+        "seams": seam_report(outputs["output"].seams, out_errors),
         "weights": stats[0]["weights"] if stats else None,
         "device": stats[0]["device"] if stats else None,
         "stylize": {
-            "seconds_per_frame": finite_mean([f["seconds"] for f in per_frame]),
+            "seconds_per_frame": seconds / max(1, count),
             "content_loss_per_frame": [f.get("content_loss") for f in per_frame],
             "style_loss_per_frame": [f.get("style_loss") for f in per_frame],
         },
@@ -138,7 +146,33 @@ def report_job(
     if fidelity is not None:
         from stylepipe.jobs.gatys import fidelity_per_frame  # torch: only where a loss network measures the frames
 
-        report["fidelity"] = fidelity_per_frame(frames_dir, stylized_dirs, log=log, **fidelity)
+        report["fidelity"] = fidelity_per_frame(frames_dir, outputs["output"], log=log, **fidelity)
     write_text_atomic(out_path, json.dumps(report, indent=1))
     log(f"E_warp output {out_mean:.5f}, input {in_mean:.5f}, ratio {report['warp_error']['ratio_output_to_input']}")
+    if report["seams"]["count"]:
+        seams = report["seams"]
+        log(f"segment seams: {seams['count']}, worst E_warp {seams['max']:.5f} = {seams['ratio_max_to_median']:.2f}x the median "
+            f"of the other frames ({seams['median_elsewhere']:.5f})")
     return report
+
+
+def seam_report(seams: Sequence[Seam], errors: Sequence[float | None]) -> dict[str, Any]:
+    """The warping error at each segment seam, against the median of every other frame's: a seam that pops shows as a ratio well above 1."""
+    at_seams = {t for seam in seams for t in seam.frames if t < len(errors)}
+    elsewhere = [value for t, value in enumerate(errors) if t not in at_seams and value is not None]
+    median = float(np.median(elsewhere)) if elsewhere else None
+    rows = []
+    for seam in seams:
+        values = [errors[t] for t in seam.frames if t < len(errors) and errors[t] is not None]
+        rows.append({"chain_start": seam.chain_start, "segment_start": seam.segment_start, "overlap": seam.overlap,
+                     "per_frame": values, "max": max(values) if values else None})
+    worst = max((row["max"] for row in rows if row["max"] is not None), default=None)
+    return {
+        "count": len(rows),
+        "max": worst,
+        "median_elsewhere": median,
+        "ratio_max_to_median": worst / median if worst is not None and median else None,
+        "seams": rows,
+        "definition": "E_warp of the output at frames chain_start..segment_start (the cross-fade and the steps into and out of it), "
+                      "against the median E_warp of all other frames",
+    }
