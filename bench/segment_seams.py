@@ -27,18 +27,10 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from gatys_drift import apply  # noqa: E402  (bench/ is this script's own folder on sys.path)
 from stylepipe.demo import painterly_frame, write_content_video  # noqa: E402
 from stylepipe.figures import contact_sheet  # noqa: E402
 from stylepipe.frames import read_rgb  # noqa: E402
-
-
-def apply(config: dict, assignment: str) -> None:
-    key, value = assignment.split("=", 1)
-    *parents, leaf = key.split(".")
-    block = config
-    for part in parents:
-        block = block.setdefault(part, {})
-    block[leaf] = yaml.safe_load(value)
 
 
 def decoded(video: Path, size: tuple[int, int]) -> np.ndarray:

@@ -158,3 +158,11 @@ def chunk_layout_of(workdir: Path, name: str = "out") -> list[dict[str, int]]:
 
     shots = json.loads((workdir / "results" / name / "shots.json").read_text())["shots"]
     return chunk_layout(shots, yaml.safe_load((workdir / "config.yaml").read_text())["chunk_frames"])
+
+
+def interruptible() -> None:
+    """For Popen's preexec_fn: Ctrl-C stops the child as it would from a terminal, even when the tests themselves run
+    as a background job of a non-interactive shell, whose children inherit SIGINT ignored."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

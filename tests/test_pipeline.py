@@ -15,7 +15,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import REPO, SNAKEMAKE, TINY_FPS, TINY_FRAMES, job_counts, make_workdir, rules_run, run_snakemake, tiny_config
+from conftest import REPO, SNAKEMAKE, TINY_FPS, TINY_FRAMES, interruptible, job_counts, make_workdir, rules_run, run_snakemake, tiny_config
 from videotools import probe, read_all_frames
 
 
@@ -291,7 +291,7 @@ def test_sigint_then_rerun_keeps_finished_chunks(tiny_inputs, tmp_path):
     workdir = make_workdir(tmp_path, config)
     stylized = workdir / "results/out/stylized"
     cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", "results/out.mp4"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=interruptible)
     deadline = time.monotonic() + 300
     while not (stylized / "chunk_0000").is_dir() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)

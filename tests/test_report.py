@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, SNAKEMAKE, TINY_FRAMES, chunk_layout_of, job_counts, make_workdir, rules_run, run_snakemake, tiny_config
+from conftest import REPO, SNAKEMAKE, TINY_FRAMES, chunk_layout_of, interruptible, job_counts, make_workdir, rules_run, run_snakemake, tiny_config
 from stylepipe.cli import main as stylepipe_main
 from stylepipe.figures import contact_sheet, line_plot_svg, moments
 from stylepipe.frames import list_frames, read_rgb
@@ -150,7 +150,8 @@ def test_stylepipe_status_rises_during_a_run_and_says_stopped_after_ctrl_c(tiny_
     workdir = make_workdir(tmp_path, config)
     cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", "results/out.mp4"]
     # Its own process group, so that Ctrl-C reaches Snakemake and its jobs as a terminal's would.
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=interruptible)
     results = workdir / "results"
     seen: list[int] = []
     deadline = time.monotonic() + 300
