@@ -6,7 +6,12 @@ it) as one chain, and then split into two segments (`gatys.segment_frames`) with
 against the median over the other frames (the issue's target: at most 2x), and the same frames' error in the
 one-chain render, so the seam's cost is set beside what the frames cost anyway.
 
-    .venv/bin/python bench/segment_seams.py [--width 128] [--frames 32] [--overlaps 0,2,4,6,8] [--style painting.jpg] [--keep DIR] [--set gatys.iterations=60 ...]
+    .venv/bin/python bench/segment_seams.py [--width 128] [--frames 32] [--segment N] [--overlaps 0,2,4,6,8] [--scene demo|pan]
+        [--style painting.jpg] [--keep DIR] [--set gatys.iterations=60 ...]
+
+`--scene pan` is a different shot: a window panning 2 px a frame across a picture of colour blobs and shapes, with a
+disc crossing in front (the tests' `shot_frames`). The README's second clip is
+`--scene pan --frames 50 --segment 40 --overlaps 12,20 --width 150 --style the_scream.jpg`.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ sys.path.insert(0, str(REPO / "src"))
 from gatys_drift import apply  # noqa: E402  (bench/ is this script's own folder on sys.path)
 from stylepipe.demo import painterly_frame, write_content_video  # noqa: E402
 from stylepipe.figures import contact_sheet  # noqa: E402
+from stylepipe.frames import segment_starts  # noqa: E402
 from stylepipe.frames import read_rgb  # noqa: E402
 
 
@@ -45,21 +51,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--frames", type=int, default=32)
+    parser.add_argument("--segment", type=int, default=None, help="gatys.segment_frames (default: half of --frames)")
     parser.add_argument("--overlaps", default="0,2,4,6,8")
+    parser.add_argument("--scene", choices=["demo", "pan"], default="demo")
     parser.add_argument("--style", default=None)
     parser.add_argument("--keep", default=None)
     parser.add_argument("--set", action="append", default=[], help="config key=value for every run, e.g. gatys.iterations=60")
     args = parser.parse_args()
     overlaps = [int(v) for v in args.overlaps.split(",")]
-    segment = args.frames // 2
-    if max(overlaps) > segment // 2:
-        raise SystemExit(f"overlaps up to {segment // 2} fit segments of {segment} frames; give more --frames")
+    segment = args.segment or args.frames // 2
+    if max(overlaps) > segment // 2 or args.frames <= segment:
+        raise SystemExit(f"give --segment below --frames ({args.frames}) and at least twice the largest overlap")
+    split = segment_starts(0, args.frames, segment)
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="stylepipe-seams-"))
     work.mkdir(parents=True, exist_ok=True)
     clip = work / "clip.mp4"
     if not clip.exists():
-        write_content_video(clip, 256, 144, args.frames, Fraction(12))
-    style = args.style or next(iter(sorted((REPO.parent / "shared" / "styles").glob("starry*.jpg"))), None)
+        if args.scene == "pan":
+            sys.path.insert(0, str(REPO / "tests"))
+            from videotools import shot_frames, write_timed_clip
+
+            write_timed_clip(clip, [t / 24 for t in range(args.frames)], (320, 180), audio=(0.0, args.frames / 24),
+                             pictures=shot_frames(12, args.frames, (320, 180), pan=2))
+        else:
+            write_content_video(clip, 256, 144, args.frames, Fraction(12))
+    # Absolute: Snakemake runs in the work folder.
+    style = str(Path(args.style).resolve()) if args.style else next(iter(sorted((REPO.parent / "shared" / "styles").glob("starry*.jpg"))), None)
     if style is None:
         style = str(work / "style.png")
         Image.fromarray(painterly_frame(320, 240, 0.5, seed=3)).save(style)
@@ -79,7 +96,7 @@ def main() -> None:
     if result.returncode != 0:
         print(result.stderr[-3000:])
         raise SystemExit("the run failed")
-    print(f"{args.frames} frames at {args.width} px in one shot, split at frame {segment}; style {Path(style).name}; "
+    print(f"{args.frames} frames ({args.scene}) at {args.width} px in one shot, segments from frames {split}; style {Path(style).name}; "
           f"settings {args.set or 'defaults'}; {time.perf_counter() - began:.0f} s")
     one_chain = json.loads((work / "results/out/metrics.json").read_text())["warp_error"]["output_per_frame"]
     median_one = float(np.median([v for v in one_chain if v is not None]))
@@ -96,7 +113,7 @@ def main() -> None:
     size = read_rgb(next((work / "results/out/frames/content").glob("chunk_*/*.png"))).shape[1::-1]
     widest = names[max(overlaps)]
     video = decoded(work / "results" / f"{widest}.mp4", size)
-    for t in (segment - max(overlaps) - 1, segment - max(overlaps) // 2, segment):
+    for t in (split[1] - max(overlaps) - 1, split[1] - max(overlaps) // 2, split[1]):
         holders = sorted((work / "results" / widest / "stylized").glob(f"chunk_*/{t:06d}.png"))
         earlier, later = read_rgb(holders[0]), read_rgb(holders[-1])
         sheet_rows.append((f"frame {t}", [earlier, later, video[t]]))

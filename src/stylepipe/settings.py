@@ -38,7 +38,7 @@ class GatysSettings:
     warp: str = "lanczos"
     context_relax: float = 0.0
     segment_frames: int = 0
-    segment_overlap: int = 12
+    segment_overlap: int = 20
 
     def first_frame_schedule(self) -> tuple[tuple[float, int], ...]:
         """(scale, iterations) for the first frame of a shot: coarse to fine, ending at full size."""
