@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from stylepipe.errors import StylepipeError
-from stylepipe.frames import atomic_dir, atomic_file, chunk_layout, read_rgb, segment_starts
+from stylepipe.frames import atomic_dir, atomic_file, chunk_layout, owned_frames, read_rgb, segment_starts
 
 
 def test_chunks_cover_every_frame_once_and_never_span_a_cut():
@@ -32,7 +32,7 @@ def test_segments_split_long_shots_evenly_into_chains_that_start_early():
     assert {(c["shot"], c["chain_start"], c["segment_start"]) for c in chains[2]} == {(1, 21, 25)}
     assert {(c["shot"], c["chain_start"], c["segment_start"]) for c in chains[1]} == {(1, 5, 5)}
     # Every frame is owned once; the overlap frames are also the next chain's warm-up.
-    owned = sorted(t for c in layout for t in range(max(c["start"], c["segment_start"]), c["end"]))
+    owned = sorted(t for c in layout for t in owned_frames(c))
     assert owned == list(range(45))
 
 

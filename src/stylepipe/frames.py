@@ -9,7 +9,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -57,6 +57,12 @@ def chunk_layout(
                 })
             chain += 1
     return layout
+
+
+def owned_frames(chunk: Mapping[str, int]) -> range:
+    """The frames a chunk of the layout gives the output: all it stylises, less a later segment's warm-up frames,
+    which the segment before it owns (they are only cross-faded in)."""
+    return range(max(chunk["start"], chunk["segment_start"]), chunk["end"])
 
 
 def chunk_name(chunk: int) -> str:

@@ -1,4 +1,4 @@
-"""Shot boundaries (cuts) and the chunk layout that follows them. No torch here.
+"""Shot boundaries (cuts); `frames.chunk_layout` turns the shots into chains of chunks. No torch here.
 
 A cut is a frame whose structure cannot be explained by the frame before it moved along an optical flow:
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from stylepipe.errors import StylepipeError
-from stylepipe.frames import frame_name, list_frames, read_rgb
+from stylepipe.frames import frame_name, list_frames, owned_frames, read_rgb
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,9 @@ class OutputFrames:
                                      "delete the folder to redo it")
             if chunk["segment_start"] > chunk["shot_start"]:  # a later segment of its shot
                 seams.setdefault(chunk["chain"], Seam(chunk["chain_start"], chunk["segment_start"]))
+            owned = owned_frames(chunk)
             for number in held:
-                if number < chunk["segment_start"]:
+                if number not in owned:
                     later[number] = (folder / frame_name(number), seams[chunk["chain"]])
                 elif number in owner:
                     raise StylepipeError(f"{folder}: frame {number} is also in {owner[number].parent}; the chunk layout overlaps itself")

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from stylepipe.flow import ChunkFlows, FlowEstimator, chunk_flows, warping_error
-from stylepipe.frames import atomic_dir, atomic_file, checked_folder, read_rgb, write_rgb, write_text_atomic
+from stylepipe.frames import atomic_dir, atomic_file, checked_folder, owned_frames, read_rgb, write_rgb, write_text_atomic
 from stylepipe.jobs.common import Log, content_frame_path, content_frames, find_frame, stderr_log, verified_frames
 from stylepipe.metrics import finite_mean
 from stylepipe.stitch import OutputFrames, Seam
@@ -97,7 +97,7 @@ def report_job(
     outputs = {name: OutputFrames(folders, layout) for name, folders in sequences.items()}
     count = len(outputs["output"])
     # Each frame's flow from the chunk that owns it: a segment's overlap frames are also in the next segment's first chunk.
-    flow_chunk = {t: k for k, chunk in enumerate(layout) for t in range(max(chunk["start"], chunk["segment_start"]), chunk["end"])}
+    flow_chunk = {t: k for k, chunk in enumerate(layout) for t in owned_frames(chunk)}
     errors: dict[str, list[float | None]] = {name: [] for name in ["input", *outputs]}
     previous: dict[str, np.ndarray] = {}
     loaded, flows = -1, None
@@ -118,7 +118,7 @@ def report_job(
     out_errors, in_errors, raw_errors = errors["output"], errors["input"], errors.get("unstabilised")
     stats = [json.loads((Path(folder) / "stats.json").read_text()) for folder in stylized_dirs]
     # Losses once per output frame (a segment's overlap frames are its warm-up); time for every frame stylised.
-    per_frame = [frame for chunk, part in zip(layout, stats) for frame in part["frames"] if frame["frame"] >= chunk["segment_start"]]
+    per_frame = [frame for chunk, part in zip(layout, stats) for frame in part["frames"] if frame["frame"] in owned_frames(chunk)]
     seconds = sum(frame["seconds"] for part in stats for frame in part["frames"])
     out_mean, in_mean = finite_mean(out_errors), finite_mean(in_errors)
     report = {
