@@ -151,13 +151,15 @@ def stylise_chains(workdir: Path, target: str) -> list[list[str]]:
 
 
 def chunk_layout_of(workdir: Path, name: str = "out") -> list[dict[str, int]]:
-    """The chunk layout a finished run used: its shots.json cut by its config's chunk_frames (no segments)."""
+    """The chunk layout a finished run of the top-level config used: its shots.json cut by its chunk_frames, along
+    the cuts in Gatys mode (no segments)."""
     import json
 
     from stylepipe.frames import chunk_layout
 
     shots = json.loads((workdir / "results" / name / "shots.json").read_text())["shots"]
-    return chunk_layout(shots, yaml.safe_load((workdir / "config.yaml").read_text())["chunk_frames"])
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    return chunk_layout(shots, config["chunk_frames"], follow_cuts=config.get("mode", "gatys") == "gatys")
 
 
 def interruptible() -> None:

@@ -44,7 +44,7 @@ def test_extra_columns_are_typed_config_keys_over_the_top_level(files):
     assert row.name == "mine" and row.config["mode"] == "feedforward"
     assert row.config["gatys"]["style_weight"] == 250 and row.config["gatys"]["scales"] == [0.25, 1.0]
     assert row.config["gatys"]["tv_weight"] == 0.5 and row.config["width"] == 64
-    assert row.config["chunk_frames"] == 120  # auto, resolved for the row's own mode
+    assert row.config["chunk_frames"] == 250  # auto, resolved for the row's own mode
     assert "batch" not in row.config and "variants" not in row.config
 
 

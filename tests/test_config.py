@@ -33,7 +33,7 @@ def test_shipped_config_is_valid_and_documents_every_key():
 
 def test_chunk_frames_auto_depends_on_the_mode():
     variants = resolve_variants({"variants": {"ff": {"mode": "feedforward"}, "mine": {"chunk_frames": 5}}}, SCHEMA)
-    assert (variants["out"]["chunk_frames"], variants["ff"]["chunk_frames"], variants["mine"]["chunk_frames"]) == (8, 120, 5)
+    assert (variants["out"]["chunk_frames"], variants["ff"]["chunk_frames"], variants["mine"]["chunk_frames"]) == (8, 250, 5)
 
 
 def test_gram_window_is_still_read_as_window():

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from stylepipe.errors import StylepipeError
-from stylepipe.frames import atomic_dir, atomic_file, chunk_layout, owned_frames, read_rgb, segment_starts
+from stylepipe.frames import atomic_dir, atomic_file, chunk_layout, owned_frames, read_rgb, segment_starts, shot_firsts, write_rgb
 
 
 def test_chunks_cover_every_frame_once_and_never_span_a_cut():
@@ -16,6 +16,24 @@ def test_chunks_cover_every_frame_once_and_never_span_a_cut():
     assert [(c["start"], c["end"], c["shot"]) for c in layout] == [(0, 5, 0), (5, 13, 1), (13, 21, 1), (21, 23, 1), (23, 24, 2)]
     assert len(chunk_layout([[0, 16]], 8)) == 2 and len(chunk_layout([[0, 17]], 8)) == 3
     assert {c["chain"] for c in layout} == {0, 1, 2} and all(c["chain_start"] == c["shot_start"] == c["segment_start"] for c in layout)
+
+
+def test_feed_forward_chunks_ignore_the_cuts_and_split_the_clip_evenly():
+    shots = [[0, 70], [70, 125], [125, 200], [200, 250]]
+    # Four shots, one job: the per-frame network does not care where the cuts are.
+    assert [(c["start"], c["end"]) for c in chunk_layout(shots, 250, follow_cuts=False)] == [(0, 250)]
+    # 260 frames in chunks of at most 250: two of 130, not 250 and 10.
+    layout = chunk_layout([[0, 100], [100, 260]], 250, follow_cuts=False)
+    assert [(c["start"], c["end"]) for c in layout] == [(0, 130), (130, 260)]
+    # One chain, so each chunk's blend continues from the chunk before it.
+    assert {(c["chain"], c["chain_start"], c["segment_start"]) for c in layout} == {(0, 0, 0)}
+    assert sorted(t for c in layout for t in owned_frames(c)) == list(range(260))
+    with pytest.raises(ValueError):
+        chunk_layout(shots, 100, segment_frames=50, follow_cuts=False)
+
+
+def test_shot_firsts_is_the_cut_before_each_frame():
+    assert shot_firsts([[0, 5], [5, 9], [9, 12]], [0, 4, 5, 8, 9, 11]) == {0: 0, 4: 0, 5: 5, 8: 5, 9: 9, 11: 9}
 
 
 def test_segments_split_long_shots_evenly_into_chains_that_start_early():
@@ -87,3 +105,13 @@ def test_read_rgb_errors_name_the_file(tmp_path):
     bad.write_bytes(b"not an image")
     with pytest.raises(StylepipeError, match="scan.jpg: not a readable image"):
         read_rgb(bad)
+
+
+def test_write_rgb_is_lossless_and_keeps_the_channel_order(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (91, 161, 3), dtype=np.uint8)
+    frame[0, 0] = (255, 0, 0)  # red stays red: OpenCV's encoder wants BGR
+    write_rgb(tmp_path / "000000.png", frame[:, ::-1])  # a view with negative strides, as flips make
+    back = read_rgb(tmp_path / "000000.png")
+    assert np.array_equal(back, frame[:, ::-1])
+    assert tuple(np.asarray(Image.open(tmp_path / "000000.png").convert("RGB"))[0, -1]) == (255, 0, 0)

@@ -80,7 +80,8 @@ def three_shots(tiny_inputs, tmp_path_factory) -> Path:
         + shot_frames(3, SHOT_LENGTH, (64, 48), pan=0)
     clip = folder / "three_shots.mp4"
     write_timed_clip(clip, [i / 8 for i in range(3 * SHOT_LENGTH)], audio=(0.0, 3.0), pictures=pictures)
-    config = tiny_config(tiny_inputs, content=str(clip), width=48, chunk_frames=4, variants={"oneshot": {"shots": {"detect": False}}})
+    variants = {"oneshot": {"shots": {"detect": False}}, "ff": {"mode": "feedforward", "chunk_frames": 12, "feedforward": {"arch": "arbitrary"}}}
+    config = tiny_config(tiny_inputs, content=str(clip), width=48, chunk_frames=4, variants=variants)
     return make_workdir(folder / "work", config)
 
 
@@ -125,3 +126,29 @@ def test_three_shots_are_three_independent_chains_that_run_side_by_side(three_sh
 
     frames = read_all_frames(workdir / "results/out.mp4", (48, 36))
     assert len(frames) == 3 * SHOT_LENGTH
+
+
+def test_feed_forward_chunks_span_cuts_but_the_flow_and_the_blend_do_not(three_shots):
+    from stylepipe.frames import read_rgb
+
+    workdir = three_shots
+    result = run_snakemake(workdir, "results/ff.mp4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    # 24 frames in chunks of 12 over three 8-frame shots: two network jobs, not three or six.
+    assert rules_run(result.stdout + result.stderr)["stylize_feedforward"] == 2
+    out = workdir / "results/ff"
+    first, second = (np.load(out / f"flow/chunk_{k:04d}.npz").files for k in (0, 1))
+    assert {"bwd_1_7", "bwd_1_9"} <= set(first) and "bwd_1_8" not in first
+    assert {"bwd_1_12", "bwd_1_17"} <= set(second) and "bwd_1_16" not in second  # 12 looks back into chunk 0
+
+    def frame(stage: str, number: int) -> np.ndarray:
+        return read_rgb(next((out / stage).glob(f"chunk_*/{number:06d}.png"))).astype(int)
+
+    # The blend starts afresh at each cut: a shot's first frame is the network's own, the next is blended.
+    for cut in (8, 16):
+        assert np.array_equal(frame("stable", cut), frame("feedforward", cut))
+        assert not np.array_equal(frame("stable", cut + 1), frame("feedforward", cut + 1))
+    assert not np.array_equal(frame("stable", 12), frame("feedforward", 12))  # across the chunk boundary it goes on
+    warp = json.loads((out / "metrics.json").read_text())["warp_error"]
+    assert [t for t, value in enumerate(warp["output_per_frame"]) if value is None] == [0, 8, 16]
+    assert len(read_all_frames(workdir / "results/ff.mp4", (48, 36))) == 3 * SHOT_LENGTH

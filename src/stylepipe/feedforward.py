@@ -6,8 +6,9 @@ also takes a style vector per frame (`StyleVectors` makes them from the style fr
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -55,33 +56,42 @@ def prepare(model: torch.nn.Module, device: str) -> torch.nn.Module:
     return model.to(device).eval().to(memory_format=torch.channels_last)
 
 
+# A batch's style vectors, given the batch's frames and where the batch starts in the stream.
+StylesOfBatch = Callable[[int, Sequence[np.ndarray]], torch.Tensor]
+
+
 def stylize_batches(
     model: torch.nn.Module,
-    frames: Sequence[np.ndarray],
+    frames: Iterable[np.ndarray],
     device: str,
     batch_size: int | str = "auto",
     precision: str = "auto",
-    styles: torch.Tensor | None = None,
+    styles: torch.Tensor | StylesOfBatch | None = None,
     preserve_colors: bool = False,
 ) -> Iterator[np.ndarray]:
     """Stylise HxWx3 uint8 frames, `batch_size` at a time; yields HxWx3 uint8 frames in order.
 
-    `styles` (one style vector per frame) is passed to networks that take one, such as the arbitrary-style one.
+    Frames are taken from the iterable one batch at a time, so a stream of any length runs in the memory of a batch.
+    `styles` (one style vector per frame, or a function giving a batch's) is passed to networks that take one, such
+    as the arbitrary-style one.
     """
     batch_size = resolve_batch_size(batch_size, device)
     dtype = autocast_dtype(device, precision)
     device_type = "cuda" if device.startswith("cuda") else "cpu"
     cast = torch.autocast(device_type, dtype=dtype) if dtype is not None else nullcontext()
+    styles_of = (lambda start, batch: styles[start : start + len(batch)]) if isinstance(styles, torch.Tensor) else styles
+    stream = iter(frames)
+    start = 0
     with torch.inference_mode(), cast:
-        for start in range(0, len(frames), batch_size):
-            batch = np.stack(frames[start : start + batch_size])
-            x = torch.from_numpy(batch).to(device).permute(0, 3, 1, 2).float().div(255)
+        while batch := list(itertools.islice(stream, batch_size)):
+            x = torch.from_numpy(np.stack(batch)).to(device).permute(0, 3, 1, 2).float().div(255)
             x = x.contiguous(memory_format=torch.channels_last)
-            y = model(x) if styles is None else model(x, styles[start : start + len(batch)].to(device))
+            y = model(x) if styles_of is None else model(x, styles_of(start, batch).to(device))
             y = y.float().clamp(0, 1)
             if preserve_colors:
                 y = keep_content_colours(y, x.float())
             yield from y.mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+            start += len(batch)
 
 
 def style_image_tensor(image: np.ndarray, size: int) -> torch.Tensor:

@@ -7,8 +7,10 @@ onto frame t's pixel grid.
 
 from __future__ import annotations
 
+import threading
 import zipfile
-from collections.abc import Sequence
+import zlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +24,8 @@ from stylepipe.errors import StylepipeError
 from stylepipe.frames import set_aside
 
 FLOW_METHODS = ("dis", "farneback")
+# Frames a flow job's thread takes in turn (reading the frames it looks back to itself): the unit its threads share.
+FLOW_RUN = 8
 DIS_PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
     "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
@@ -130,46 +134,79 @@ class ChunkFlows:
 
     Keys are `bwd_<d>_<t>` (float16, pixels) and `reliable_<d>_<t>` (bool) for frame t and offset d: bwd maps
     frame t to t-d, and reliable is its consistency mask. The forward flow is needed only to compute that
-    mask, so it is not stored.
+    mask, so it is not stored. A loaded file is read one array at a time, when it is asked for: a 250-frame chunk
+    at 1080p holds 2.6 GB of flows, more than a job's memory.
     """
 
-    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+    def __init__(self, arrays: Mapping[str, np.ndarray], path: str | None = None) -> None:
         self.arrays = arrays
+        self.path = path
+        self._lock = threading.Lock()  # a zip member is read through one shared file handle
 
     @classmethod
-    def load(cls, path: str) -> "ChunkFlows":
+    def load(cls, path: str | Path) -> "ChunkFlows":
         try:
-            with np.load(path) as data:
-                return cls({key: data[key] for key in data.files})
+            return cls(np.load(path), str(path))
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            if not Path(path).is_file():
-                raise StylepipeError(f"{path}: flow file not found") from None
-            # A damaged cache: move it out of the way so the same command recomputes it.
-            aside = set_aside(path)
-            raise StylepipeError(f"{path}: damaged flow file ({type(exc).__name__}); set aside as {aside.name}: "
-                                 "run the same command again to redo it") from None
+            raise cls._damaged(str(path), exc) from None
+
+    @staticmethod
+    def _damaged(path: str, exc: BaseException) -> StylepipeError:
+        if not Path(path).is_file():
+            return StylepipeError(f"{path}: flow file not found")
+        # A damaged cache: move it out of the way so the same command recomputes it.
+        aside = set_aside(path)
+        return StylepipeError(f"{path}: damaged flow file ({type(exc).__name__}); set aside as {aside.name}: "
+                              "run the same command again to redo it")
+
+    def _array(self, key: str) -> np.ndarray:
+        try:
+            with self._lock:
+                return self.arrays[key]
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            if self.path is None:
+                raise
+            raise self._damaged(self.path, exc) from None
 
     def has(self, offset: int, frame: int) -> bool:
         return f"bwd_{offset}_{frame}" in self.arrays
 
     def backward(self, offset: int, frame: int) -> np.ndarray:
-        return self.arrays[f"bwd_{offset}_{frame}"].astype(np.float32)
+        return self._array(f"bwd_{offset}_{frame}").astype(np.float32)
 
     def reliable(self, offset: int, frame: int) -> np.ndarray:
-        return self.arrays[f"reliable_{offset}_{frame}"].astype(bool)
+        return self._array(f"reliable_{offset}_{frame}").astype(bool)
 
 
-def chunk_flows(frames: dict[int, np.ndarray], targets: Sequence[int], offsets: tuple[int, ...], estimator: FlowEstimator) -> dict[str, np.ndarray]:
-    """Flows and masks for every frame t in `targets` and offset d with frame t-d in `frames`."""
+class FlowWriter:
+    """Writes a chunk's flows into an .npz one frame at a time, as `np.load` reads them (what np.savez_compressed
+    writes, without holding every array first)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._zip = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True)
+
+    def add(self, arrays: Mapping[str, np.ndarray]) -> None:
+        for key, array in arrays.items():
+            with self._zip.open(f"{key}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+
+    def __enter__(self) -> "FlowWriter":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._zip.close()
+
+
+def frame_flows(
+    frame: np.ndarray, earlier: Mapping[int, np.ndarray], t: int, estimator: FlowEstimator,
+) -> dict[str, np.ndarray]:
+    """Frame t's backward flow (float16) and consistency mask to each frame t-d in `earlier` (keyed by d)."""
     arrays: dict[str, np.ndarray] = {}
-    for t in targets:
-        for d in offsets:
-            if t - d not in frames:
-                continue
-            bwd = estimator(frames[t], frames[t - d])
-            fwd = estimator(frames[t - d], frames[t])
-            arrays[f"bwd_{d}_{t}"] = bwd.astype(np.float16)
-            arrays[f"reliable_{d}_{t}"] = consistency_mask(bwd, fwd)
+    for d, other in earlier.items():
+        bwd = estimator(frame, other)
+        fwd = estimator(other, frame)
+        arrays[f"bwd_{d}_{t}"] = bwd.astype(np.float16)
+        arrays[f"reliable_{d}_{t}"] = consistency_mask(bwd, fwd)
     return arrays
 
 

@@ -11,6 +11,7 @@ from stylepipe import config as stylepipe_config
 from stylepipe.arbitrary_files import ARBITRARY_WEIGHTS_FILE
 from stylepipe.batch import read_batch
 from stylepipe.errors import StylepipeError
+from stylepipe.flow import FLOW_RUN
 from stylepipe.frames import DamagedCacheError, check_folder, set_aside
 from stylepipe.frames import chunk_layout as layout_chunks
 from stylepipe.preflight import preflight, trains_per_style, uses_arbitrary_network
@@ -166,6 +167,16 @@ def loss_network_weights(wildcards):
 
 # Every chunk job's params and inputs ask for the layout while the DAG is built: read each shots.json once.
 LAYOUTS = {}
+SHOTS = {}
+
+
+def shot_list(wildcards):
+    """The variant's shots, [[start, end], ...], once its shots.json exists."""
+    shots_path = Path(checkpoints.shots.get(name=wildcards.name).output.shots)
+    key = (wildcards.name, shots_path.stat().st_mtime_ns)
+    if key not in SHOTS:
+        SHOTS[key] = json.loads(shots_path.read_text())["shots"]
+    return SHOTS[key]
 
 
 def chunk_layout(wildcards):
@@ -173,14 +184,17 @@ def chunk_layout(wildcards):
 
     Each is {start, end, shot, shot_start, chain, chain_start, segment_start}: a chain is a shot, or in Gatys mode
     a segment of one (`gatys.segment_frames`), which starts `gatys.segment_overlap` frames before its segment.
+    Feed-forward chunks ignore the cuts: their frames are stylised one by one, and the blend starts afresh at a cut
+    because no flow crosses it, so the clip needs as few jobs as `chunk_frames` allows.
     """
     shots_path = Path(checkpoints.shots.get(name=wildcards.name).output.shots)
     key = (wildcards.name, shots_path.stat().st_mtime_ns)
     if key not in LAYOUTS:
         variant = cfg(wildcards)
-        shots = json.loads(shots_path.read_text())["shots"]
-        segments = variant["gatys"]["segment_frames"] if variant["mode"] == "gatys" else 0
-        LAYOUTS[key] = layout_chunks(shots, variant["chunk_frames"], segments, variant["gatys"]["segment_overlap"])
+        shots = shot_list(wildcards)
+        gatys = variant["mode"] == "gatys"
+        segments = variant["gatys"]["segment_frames"] if gatys else 0
+        LAYOUTS[key] = layout_chunks(shots, variant["chunk_frames"], segments, variant["gatys"]["segment_overlap"], follow_cuts=gatys)
     return LAYOUTS[key]
 
 
@@ -351,6 +365,19 @@ def previous_stylized(wildcards):
     if not settings.uses_previous_frames:
         return []
     return [f"results/{wildcards.name}/stylized/chunk_{k:04d}" for k in chain_before(wildcards, max(settings.previous_offsets))]
+
+
+def flow_threads(wildcards):
+    """A flow job's threads share its chunk in runs of FLOW_RUN frames: no more threads than runs."""
+    chunk = this_chunk(wildcards)
+    return max(1, min(all_cores(), -(-(chunk["end"] - chunk["start"]) // FLOW_RUN)))
+
+
+def stabilize_threads(wildcards):
+    """A stabilise job's threads take the runs between the cuts inside its chunk side by side."""
+    chunk = this_chunk(wildcards)
+    cuts = [start for start, _ in shot_list(wildcards) if chunk["start"] < start < chunk["end"]]
+    return max(1, min(all_cores(), 1 + len(cuts)))
 
 
 def all_cores():

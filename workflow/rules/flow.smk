@@ -1,7 +1,7 @@
 rule flow:
     """Optical flow both ways and Ruder's reliability mask, from each frame of a chunk to the frames before it."""
     input:
-        shots="results/{name}/shots.json",  # the chunk's frames (params.span) come from it
+        shots="results/{name}/shots.json",  # the chunk's frames (params.span) and where the cuts are
         frames="results/{name}/frames/content",
     output:
         flows="results/{name}/flow/chunk_{chunk}.npz",
@@ -13,7 +13,7 @@ rule flow:
         chunk_frames=lambda wc: cfg(wc)["chunk_frames"],
     log:
         "results/{name}/logs/flow_{chunk}.log",
-    threads: 1
+    threads: flow_threads
     conda:
         CONDA_ENV
     script:

@@ -16,6 +16,7 @@ rule report:
         device=lambda wc: cfg(wc)["device"],
     log:
         "results/{name}/logs/report.log",
+    threads: all_cores()
     conda:
         CONDA_ENV
     script:

@@ -77,6 +77,7 @@ rule stabilize:
         warp=lambda wc: cfg(wc)["temporal"]["warp"],
     log:
         "results/{name}/logs/stabilize_{chunk}.log",
+    threads: stabilize_threads
     conda:
         CONDA_ENV
     script:

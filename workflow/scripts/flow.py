@@ -6,6 +6,7 @@ with job_log(snakemake.log[0]):
         snakemake.input.frames,
         dict(snakemake.params.span),
         snakemake.params.chunk_frames,
+        snakemake.input.shots,
         snakemake.output.flows,
         method=snakemake.params.method,
         preset=snakemake.params.preset,

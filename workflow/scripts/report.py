@@ -20,4 +20,5 @@ with job_log(snakemake.log[0]):
         snakemake.output.metrics,
         unstabilised_dirs=list(snakemake.input.unstabilised),
         fidelity=fidelity,
+        threads=snakemake.threads,
     )

@@ -10,4 +10,5 @@ with job_log(snakemake.log[0]):
         snakemake.output.frames,
         strength=snakemake.params.strength,
         warp=snakemake.params.warp,
+        threads=snakemake.threads,
     )

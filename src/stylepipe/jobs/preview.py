@@ -52,12 +52,12 @@ def _feedforward_frames(config: dict[str, Any], numbers: list[int], images: list
         styles = None
     else:
         from stylepipe import arbitrary_weights
-        from stylepipe.jobs.feedforward import arbitrary_style_vectors
+        from stylepipe.jobs.feedforward import arbitrary_styles
 
         nets = arbitrary_weights.load_networks(inputs["weights"], device)
         model = nets.transformer
-        styles = arbitrary_style_vectors(nets, inputs["style"], inputs["index"], config["style_video"]["window"],
-                                         settings["style_size"], device, numbers, images, settings["strength"])
+        styles = arbitrary_styles(nets, inputs["style"], inputs["index"], config["style_video"]["window"],
+                                  settings["style_size"], device, numbers, settings["strength"])
     began = time.perf_counter()
     outputs = list(stylize_batches(prepare(model, device), images, device, settings["batch_size"], precision, styles, settings["preserve_colors"]))
     log(f"preview: {len(outputs)} frames in {time.perf_counter() - began:.2f} s")

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from stylepipe.flow import ChunkFlows, FlowEstimator, chunk_flows, warping_error
-from stylepipe.frames import atomic_dir, atomic_file, checked_folder, owned_frames, read_rgb, write_rgb, write_text_atomic
+from stylepipe.flow import FLOW_RUN, ChunkFlows, FlowEstimator, FlowWriter, frame_flows, warping_error
+from stylepipe.frames import atomic_dir, atomic_file, checked_folder, owned_frames, read_rgb, shot_firsts, write_rgb, write_text_atomic
 from stylepipe.jobs.common import Log, content_frame_path, content_frames, find_frame, stderr_log, verified_frames
 from stylepipe.metrics import finite_mean
 from stylepipe.stitch import OutputFrames, Seam
@@ -20,54 +22,104 @@ from stylepipe.temporal import blend_with_previous
 
 
 def flow_job(
-    frames_dir: str, span: dict[str, int], chunk_frames: int, out_path: str, method: str, preset: str, offsets: Sequence[int],
-    threads: int = 1, log: Log = stderr_log,
+    frames_dir: str, span: dict[str, int], chunk_frames: int, shots_path: str, out_path: str, method: str, preset: str,
+    offsets: Sequence[int], threads: int = 1, log: Log = stderr_log,
 ) -> None:
     """Backward/forward flow and reliability masks from every frame of a chunk to the frames `offsets` back.
 
-    `span` is the chunk's frames [start, end) and its shot's first frame: no flow looks back across the cut.
+    `span` is the chunk's frames [start, end); no flow looks back across a cut (shots.json), even within a chunk.
+    Runs of consecutive frames go to `threads` threads (OpenCV's DIS barely uses a second core by itself, and it
+    releases the GIL), and each run's flows are written as soon as the runs before it are: memory holds a few runs,
+    not the chunk, whose flows at 1080p would not fit.
     """
-    cv2.setNumThreads(max(1, threads))
-    estimator = FlowEstimator(method, preset)
+    shots = json.loads(Path(shots_path).read_text())["shots"]
     targets = list(range(span["start"], span["end"]))
-    wanted = {t - d for t in targets for d in offsets if t - d >= span["shot_start"]} | set(targets)
-    frames = {int(path.stem): read_rgb(path) for path in content_frames(frames_dir, wanted, chunk_frames)}
+    shot_first = shot_firsts(shots, targets)
+    wanted = {t - d for t in targets for d in offsets if t - d >= shot_first[t]} | set(targets)
+    paths = {int(path.stem): path for path in content_frames(frames_dir, wanted, chunk_frames)}
+
+    def run_flows(run: Sequence[int]) -> dict[str, np.ndarray]:
+        estimator = FlowEstimator(method, preset)
+        frames: dict[int, np.ndarray] = {}
+        arrays: dict[str, np.ndarray] = {}
+        for t in run:
+            earlier = [d for d in offsets if t - d >= shot_first[t]]
+            for number in [t, *(t - d for d in earlier)]:
+                if number not in frames:
+                    frames[number] = read_rgb(paths[number])
+            arrays.update(frame_flows(frames[t], {d: frames[t - d] for d in earlier}, t, estimator))
+            frames = {n: f for n, f in frames.items() if n > t - max(offsets)}
+        return arrays
+
     began = time.perf_counter()
-    arrays = chunk_flows(frames, targets, tuple(offsets), estimator)
-    with atomic_file(out_path) as tmp, open(tmp, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
-    pairs = len(arrays) // 2
+    workers = max(1, threads)
+    cv2.setNumThreads(1)  # the threads below are the parallelism; OpenCV's own would only contend with them
+    runs = [targets[k : k + FLOW_RUN] for k in range(0, len(targets), FLOW_RUN)]
+    pairs = 0
+    with atomic_file(out_path) as tmp, FlowWriter(tmp) as writer, ThreadPoolExecutor(workers) as pool:
+        pending: deque[Future] = deque()
+        for run in runs:
+            pending.append(pool.submit(run_flows, run))
+            if len(pending) > 2 * workers:
+                arrays = pending.popleft().result()
+                writer.add(arrays)
+                pairs += len(arrays) // 2
+        while pending:
+            arrays = pending.popleft().result()
+            writer.add(arrays)
+            pairs += len(arrays) // 2
     log(f"flow ({method}{'/' + preset if method == 'dis' else ''}): {pairs} pairs for frames {targets[0]}-{targets[-1]}, "
-        f"{(time.perf_counter() - began) / max(1, pairs) * 1000:.1f} ms a pair (both directions and mask)")
+        f"{(time.perf_counter() - began) / max(1, pairs) * 1000:.1f} ms a pair (both directions and mask) on {workers} thread(s)")
 
 
 def stabilize_chunk_job(
     raw_dir: str, span: dict[str, int], flow_path: str, previous_dirs: Sequence[str], out_dir: str, strength: float, warp: str = "lanczos",
-    log: Log = stderr_log,
+    threads: int = 1, log: Log = stderr_log,
 ) -> None:
     """Blend each stylised frame with the stabilised frame before it, warped by the flow, where it is reliable.
 
     The first frame of a chain (`span["chain_start"]`: a shot's, or a segment's) is kept as it is: nothing before a cut
-    shows the same scene, and a segment's chain owes nothing to the segment before it.
+    shows the same scene, and a segment's chain owes nothing to the segment before it. Neither is any frame without
+    a flow from the frame before it, which is every cut inside a feed-forward chunk; the runs between them do not
+    depend on each other, so `threads` threads take them side by side. Memory holds one frame and its predecessor
+    per thread.
     """
     flows = ChunkFlows.load(flow_path)
     for folder in previous_dirs:
         checked_folder(folder)
-    done: dict[int, np.ndarray] = {}
-    with atomic_dir(out_dir) as scratch:
-        for path in verified_frames(raw_dir):
+    paths = verified_frames(raw_dir)
+    runs: list[list[Path]] = []
+    for path in paths:
+        number = int(path.stem)
+        if not runs or number == span["chain_start"] or not flows.has(1, number):
+            runs.append([])
+        runs[-1].append(path)
+
+    def stabilise_run(run: Sequence[Path], scratch: Path) -> None:
+        previous: np.ndarray | None = None
+        for path in run:
             number = int(path.stem)
             fresh = read_rgb(path)
             if number == span["chain_start"] or not flows.has(1, number):
-                done[number] = fresh
+                previous = fresh
             else:
-                previous = done[number - 1] if number - 1 in done else read_rgb(find_frame(previous_dirs, number - 1))
-                done[number] = blend_with_previous(fresh, previous, flows.backward(1, number), flows.reliable(1, number), strength, warp)
-            write_rgb(scratch / path.name, done[number])
+                if previous is None:  # the run goes on from the chunk before
+                    previous = read_rgb(find_frame(previous_dirs, number - 1))
+                previous = blend_with_previous(fresh, previous, flows.backward(1, number), flows.reliable(1, number), strength, warp)
+            write_rgb(scratch / path.name, previous)
+
+    with atomic_dir(out_dir) as scratch:
+        with ThreadPoolExecutor(max(1, min(threads, len(runs)))) as pool:
+            for done in [pool.submit(stabilise_run, run, scratch) for run in runs]:
+                done.result()
         stats = json.loads((Path(raw_dir) / "stats.json").read_text())
         stats["stabilised"] = {"method": "blend", "strength": strength, "warp": warp}
         (scratch / "stats.json").write_text(json.dumps(stats, indent=1))
-    log(f"stabilised {len(done)} frames (blend, strength {strength}, {warp} warp)")
+    log(f"stabilised {len(paths)} frames in {len(runs)} run(s) between cuts (blend, strength {strength}, {warp} warp)")
+
+
+# Frames of the report's warping-error pass that one thread takes in turn.
+REPORT_RUN = 16
 
 
 def report_job(
@@ -79,13 +131,14 @@ def report_job(
     out_path: str,
     unstabilised_dirs: Sequence[str] = (),
     fidelity: dict[str, Any] | None = None,
+    threads: int = 1,
     log: Log = stderr_log,
 ) -> dict[str, Any]:
     """metrics.json: E_warp of the output and of the content (same flows and masks), losses, timings, weights.
 
-    Frames are read one at a time and flows one chunk at a time, so memory does not grow with the video. The
-    folder lists are in layout order, as the workflow's chunk list gives them, and the flows of chunk k are the
-    k-th file. The first frame of a shot has no flow from the frame before it (a cut), so it has no error. Where a
+    `threads` threads take runs of frames; each reads a frame at a time and a flow array at a time, so memory does
+    not grow with the video. The folder lists are in layout order, as the workflow's chunk list gives them, and the
+    flows of chunk k are the k-th file. The first frame of a shot has no flow from the frame before it (a cut), so it has no error. Where a
     long shot is split into segments, the seams' errors are set beside the median of the other frames.
     """
     sequences = {"output": stylized_dirs, "unstabilised": unstabilised_dirs}
@@ -98,23 +151,37 @@ def report_job(
     count = len(outputs["output"])
     # Each frame's flow from the chunk that owns it: a segment's overlap frames are also in the next segment's first chunk.
     flow_chunk = {t: k for k, chunk in enumerate(layout) for t in owned_frames(chunk)}
-    errors: dict[str, list[float | None]] = {name: [] for name in ["input", *outputs]}
-    previous: dict[str, np.ndarray] = {}
-    loaded, flows = -1, None
-    for t in range(count):
-        if flow_chunk[t] != loaded:
-            loaded = flow_chunk[t]
-            flows = ChunkFlows.load(flow_paths[loaded])
-        current = {"input": read_rgb(content_frame_path(frames_dir, t, chunk_frames))}
-        current.update({name: frames.read(t) for name, frames in outputs.items()})
-        if t > 0 and flows.has(1, t):
-            bwd, mask = flows.backward(1, t), flows.reliable(1, t)
-            for key in errors:
-                errors[key].append(warping_error(current[key], previous[key], bwd, mask))
-        else:
-            for key in errors:
-                errors[key].append(None)
-        previous = current
+    names = ["input", *outputs]
+
+    def run_errors(run: range) -> dict[str, list[float | None]]:
+        """E_warp of each sequence at the frames of `run`, reading the frame before the run as well."""
+        errors: dict[str, list[float | None]] = {name: [] for name in names}
+        flows: dict[int, ChunkFlows] = {}
+        previous: dict[str, np.ndarray] | None = None
+        for t in range(max(0, run.start - 1), run.stop):
+            current = {"input": read_rgb(content_frame_path(frames_dir, t, chunk_frames))}
+            current.update({name: frames.read(t) for name, frames in outputs.items()})
+            if t >= run.start:
+                chunk = flow_chunk[t]
+                if chunk not in flows:
+                    flows[chunk] = ChunkFlows.load(flow_paths[chunk])
+                if previous is not None and flows[chunk].has(1, t):
+                    bwd, mask = flows[chunk].backward(1, t), flows[chunk].reliable(1, t)
+                    for key in names:
+                        errors[key].append(warping_error(current[key], previous[key], bwd, mask))
+                else:
+                    for key in names:
+                        errors[key].append(None)
+            previous = current
+        return errors
+
+    # Runs of frames side by side: reading the frames and warping are most of the time, and both release the GIL.
+    runs = [range(k, min(k + REPORT_RUN, count)) for k in range(0, count, REPORT_RUN)]
+    errors: dict[str, list[float | None]] = {name: [] for name in names}
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        for part in pool.map(run_errors, runs):
+            for key in names:
+                errors[key].extend(part[key])
     out_errors, in_errors, raw_errors = errors["output"], errors["input"], errors.get("unstabilised")
     stats = [json.loads((Path(folder) / "stats.json").read_text()) for folder in stylized_dirs]
     # Losses once per output frame (a segment's overlap frames are its warm-up); time for every frame stylised.
