@@ -60,7 +60,7 @@ def flow_job(
         pending: deque[Future] = deque()
         for run in runs:
             pending.append(pool.submit(run_flows, run))
-            if len(pending) > 2 * workers:
+            if len(pending) > workers:
                 arrays = pending.popleft().result()
                 writer.add(arrays)
                 pairs += len(arrays) // 2
