@@ -261,9 +261,12 @@ def read_rgb(path: str | Path) -> np.ndarray:
         raise StylepipeError(f"{path}: not a readable image ({exc})") from None
 
 
-# Stylised frames are all texture, which deflate barely shrinks: Huffman coding alone (after PNG's row filters)
-# made files no bigger than Pillow's level 1 and wrote them 1.7x faster, on stylised and on content frames alike.
-_PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY]
+# Stylised frames are all texture, which deflate's matching barely shrinks. Huffman coding alone after PNG's "sub"
+# row filter wrote 320x136 frames in 1.3 ms against Pillow's level 1 at 4.5 ms, at about the same size (106 KiB
+# against 103 on stylised frames, 97 against 95 on blended ones); trying every filter per row, as the default
+# does, cost 1.7x the time for 6% smaller files.
+_PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY,
+               cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB]
 
 
 def write_rgb(path: str | Path, frame: np.ndarray) -> None:

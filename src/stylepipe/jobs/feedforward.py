@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -59,23 +59,35 @@ def _stylize_chunk(
     Memory holds one batch whatever the chunk's length. Reading and writing stay in this thread: a reader and a
     writer thread beside torch's own made a 2-core CPU 25% slower than doing them in turn (bench/arbitrary_footage.py).
     """
-    network = 0.0
+    seconds = {"read": 0.0, "network": 0.0, "write": 0.0}
+
+    def read_frames() -> Iterator[np.ndarray]:
+        for path in frames:
+            tick = time.perf_counter()
+            image = read_rgb(path)
+            seconds["read"] += time.perf_counter() - tick
+            yield image
+
     with atomic_dir(out_dir) as scratch:
         progress = Progress(len(frames), log)
-        outputs = stylize_batches(model, (read_rgb(path) for path in frames), device, batch_size, precision, styles, preserve_colors)
+        outputs = stylize_batches(model, read_frames(), device, batch_size, precision, styles, preserve_colors)
         for path in frames:
-            # The frame's read and its batch's forward pass happen inside next(); the write is outside the timing.
             tick = time.perf_counter()
-            output = next(outputs)
-            network += time.perf_counter() - tick
+            output = next(outputs)  # reads the frames of the next batch, then runs the network on it
+            seconds["network"] += time.perf_counter() - tick
+            tick = time.perf_counter()
             write_rgb(scratch / path.name, output)
+            seconds["write"] += time.perf_counter() - tick
             progress.step()
-        seconds = network / max(1, len(frames))
-        stats["frames"] = [{"frame": int(p.stem), "seconds": seconds} for p in frames]
-        stats["compute_seconds"] = network
+        seconds["network"] -= seconds["read"]
+        per_frame = seconds["network"] / max(1, len(frames))
+        stats["frames"] = [{"frame": int(p.stem), "seconds": per_frame} for p in frames]
+        stats["compute_seconds"] = seconds["network"]
+        stats["read_seconds"], stats["write_seconds"] = seconds["read"], seconds["write"]
         stats["job_seconds"] = time.perf_counter() - began
         (scratch / "stats.json").write_text(json.dumps(stats, indent=1))
-    log(f"{len(frames)} frames, {seconds * 1000:.1f} ms a frame (reading and the network); job {time.perf_counter() - began:.1f} s in all")
+    log(f"{len(frames)} frames, {per_frame * 1000:.1f} ms a frame in the network; reading {seconds['read']:.1f} s, "
+        f"writing {seconds['write']:.1f} s, job {time.perf_counter() - began:.1f} s in all")
 
 
 def stylize_arbitrary_chunk_job(
