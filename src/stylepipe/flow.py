@@ -135,7 +135,7 @@ class ChunkFlows:
     Keys are `bwd_<d>_<t>` (float16, pixels) and `reliable_<d>_<t>` (bool) for frame t and offset d: bwd maps
     frame t to t-d, and reliable is its consistency mask. The forward flow is needed only to compute that
     mask, so it is not stored. A loaded file is read one array at a time, when it is asked for: a 250-frame chunk
-    at 1080p holds 2.6 GB of flows, more than a job's memory.
+    at 1080p holds 2.4 GiB of flows, more than a job's memory.
     """
 
     def __init__(self, arrays: Mapping[str, np.ndarray], path: str | None = None) -> None:

@@ -138,8 +138,9 @@ def report_job(
 
     `threads` threads take runs of frames; each reads a frame at a time and a flow array at a time, so memory does
     not grow with the video. The folder lists are in layout order, as the workflow's chunk list gives them, and the
-    flows of chunk k are the k-th file. The first frame of a shot has no flow from the frame before it (a cut), so it has no error. Where a
-    long shot is split into segments, the seams' errors are set beside the median of the other frames.
+    flows of chunk k are the k-th file. The first frame of a shot has no flow from the frame before it (a cut), so
+    it has no error. Where a long shot is split into segments, the seams' errors are set beside the median of the
+    other frames.
     """
     sequences = {"output": stylized_dirs, "unstabilised": unstabilised_dirs}
     sequences = {name: folders for name, folders in sequences.items() if folders}
