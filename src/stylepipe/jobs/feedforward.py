@@ -57,7 +57,7 @@ def _stylize_chunk(
     """Stream the chunk's frames through the network into `out_dir`, with its stats.json.
 
     Memory holds one batch whatever the chunk's length. Reading and writing stay in this thread: a reader and a
-    writer thread beside torch's own made a 2-core CPU 25% slower than doing them in turn (bench/arbitrary_footage.py).
+    writer thread beside torch's own made 250 frames at 320 px take 6.7 s on a 2-core CPU, against 5.3 s in turn.
     """
     seconds = {"read": 0.0, "network": 0.0, "write": 0.0}
 
