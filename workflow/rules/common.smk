@@ -166,36 +166,37 @@ def loss_network_weights(wildcards):
 
 
 # Every chunk job's params and inputs ask for the layout while the DAG is built: read each shots.json once.
-LAYOUTS = {}
+# (name, its mtime) -> (shots, chunk layout)
 SHOTS = {}
+
+
+def shots_and_layout(wildcards):
+    shots_path = Path(checkpoints.shots.get(name=wildcards.name).output.shots)
+    key = (wildcards.name, shots_path.stat().st_mtime_ns)
+    if key not in SHOTS:
+        variant = cfg(wildcards)
+        shots = json.loads(shots_path.read_text())["shots"]
+        gatys = variant["mode"] == "gatys"
+        segments = variant["gatys"]["segment_frames"] if gatys else 0
+        layout = layout_chunks(shots, variant["chunk_frames"], segments, variant["gatys"]["segment_overlap"], follow_cuts=gatys)
+        SHOTS[key] = (shots, layout)
+    return SHOTS[key]
 
 
 def shot_list(wildcards):
     """The variant's shots, [[start, end], ...], once its shots.json exists."""
-    shots_path = Path(checkpoints.shots.get(name=wildcards.name).output.shots)
-    key = (wildcards.name, shots_path.stat().st_mtime_ns)
-    if key not in SHOTS:
-        SHOTS[key] = json.loads(shots_path.read_text())["shots"]
-    return SHOTS[key]
+    return shots_and_layout(wildcards)[0]
 
 
 def chunk_layout(wildcards):
-    """The variant's chunks, known once its shots are: none spans a cut, and each chain's are consecutive.
+    """The variant's chunks, known once its shots are; each chain's are consecutive.
 
-    Each is {start, end, shot, shot_start, chain, chain_start, segment_start}: a chain is a shot, or in Gatys mode
-    a segment of one (`gatys.segment_frames`), which starts `gatys.segment_overlap` frames before its segment.
-    Feed-forward chunks ignore the cuts: their frames are stylised one by one, and the blend starts afresh at a cut
-    because no flow crosses it, so the clip needs as few jobs as `chunk_frames` allows.
+    Each is {start, end, shot, shot_start, chain, chain_start, segment_start}. In Gatys mode no chunk spans a cut,
+    and a chain is a shot, or a segment of one (`gatys.segment_frames`), which starts `gatys.segment_overlap` frames
+    before its segment. Feed-forward chunks ignore the cuts: their frames are stylised one by one, and the blend
+    starts afresh at a cut because no flow crosses it, so the clip needs as few jobs as `chunk_frames` allows.
     """
-    shots_path = Path(checkpoints.shots.get(name=wildcards.name).output.shots)
-    key = (wildcards.name, shots_path.stat().st_mtime_ns)
-    if key not in LAYOUTS:
-        variant = cfg(wildcards)
-        shots = shot_list(wildcards)
-        gatys = variant["mode"] == "gatys"
-        segments = variant["gatys"]["segment_frames"] if gatys else 0
-        LAYOUTS[key] = layout_chunks(shots, variant["chunk_frames"], segments, variant["gatys"]["segment_overlap"], follow_cuts=gatys)
-    return LAYOUTS[key]
+    return shots_and_layout(wildcards)[1]
 
 
 def chunk_ids(wildcards):

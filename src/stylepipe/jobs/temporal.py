@@ -58,16 +58,13 @@ def flow_job(
     pairs = 0
     with atomic_file(out_path) as tmp, FlowWriter(tmp) as writer, ThreadPoolExecutor(workers) as pool:
         pending: deque[Future] = deque()
-        for run in runs:
+        for k, run in enumerate(runs):
             pending.append(pool.submit(run_flows, run))
-            if len(pending) > workers:
+            # Write the oldest run once `workers` more are under way, and every run once the last is submitted.
+            while pending and (len(pending) > workers or k == len(runs) - 1):
                 arrays = pending.popleft().result()
                 writer.add(arrays)
                 pairs += len(arrays) // 2
-        while pending:
-            arrays = pending.popleft().result()
-            writer.add(arrays)
-            pairs += len(arrays) // 2
     log(f"flow ({method}{'/' + preset if method == 'dis' else ''}): {pairs} pairs for frames {targets[0]}-{targets[-1]}, "
         f"{(time.perf_counter() - began) / max(1, pairs) * 1000:.1f} ms a pair (both directions and mask) on {workers} thread(s)")
 
@@ -87,24 +84,26 @@ def stabilize_chunk_job(
     flows = ChunkFlows.load(flow_path)
     for folder in previous_dirs:
         checked_folder(folder)
+    def afresh(number: int) -> bool:
+        return number == span["chain_start"] or not flows.has(1, number)
+
     paths = verified_frames(raw_dir)
     runs: list[list[Path]] = []
     for path in paths:
-        number = int(path.stem)
-        if not runs or number == span["chain_start"] or not flows.has(1, number):
+        if not runs or afresh(int(path.stem)):
             runs.append([])
         runs[-1].append(path)
 
     def stabilise_run(run: Sequence[Path], scratch: Path) -> None:
-        previous: np.ndarray | None = None
+        first = int(run[0].stem)
+        # Only a run's first frame can start afresh; a run that does not goes on from the chunk before.
+        previous = None if afresh(first) else read_rgb(find_frame(previous_dirs, first - 1))
         for path in run:
             number = int(path.stem)
             fresh = read_rgb(path)
-            if number == span["chain_start"] or not flows.has(1, number):
+            if previous is None:
                 previous = fresh
             else:
-                if previous is None:  # the run goes on from the chunk before
-                    previous = read_rgb(find_frame(previous_dirs, number - 1))
                 previous = blend_with_previous(fresh, previous, flows.backward(1, number), flows.reliable(1, number), strength, warp)
             write_rgb(scratch / path.name, previous)
 
