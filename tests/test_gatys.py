@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -131,3 +132,49 @@ def test_context_change_is_zero_on_a_still_and_rises_only_around_a_moving_object
     near = change[20:44, 14:48].mean()
     far = change[:, 70:].mean()
     assert near > 5 * far
+
+
+def test_the_anchor_is_a_coarse_stylisation_brought_to_full_size(net, device):
+    from stylepipe.gatys import anchor_image
+
+    content = to_tensor(Scene(48, 32, 2).render(0), device)
+    style = to_tensor(painterly_frame(48, 32, 0.5, seed=2), device)
+    small_grams = _grams(net, torch.nn.functional.interpolate(style, size=(16, 24), mode="area"))
+    settings = GatysSettings(style_weight=1e4, anchor_iterations=6, anchor_scale=0.5)
+    anchor = anchor_image(net, content, small_grams, settings)
+    assert anchor.shape == content.shape and 0 <= anchor.min() and anchor.max() <= 1
+    # Stylised at the small size: its style loss there falls well below the content's own.
+    small = torch.nn.functional.interpolate(content, size=(16, 24), mode="area")
+    with torch.no_grad():
+        shrunk = torch.nn.functional.interpolate(anchor, size=(16, 24), mode="area")
+        assert _style_loss(net, shrunk, small_grams) < 0.7 * _style_loss(net, small, small_grams)
+    # Made from the content alone (no noise, no earlier frame), so a resumed run computes the same anchor.
+    assert torch.equal(anchor, anchor_image(net, content, small_grams, settings))
+
+
+def test_with_an_anchor_new_pixels_start_from_it_and_every_target_leans_towards_it(device):
+    from stylepipe.gatys import temporal_terms
+
+    height, width = 12, 20
+    previous = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    still = np.zeros((height, width, 2), np.float32)
+    # The two right-hand columns came into view (a pan): the previous frame does not cover them.
+    reliable = np.ones((height, width), bool)
+    reliable[:, -2:] = False
+    content, anchor = torch.rand(1, 3, height, width, device=device), torch.rand(1, 3, height, width, device=device)
+    warped = to_tensor(previous, device)
+    settings = GatysSettings(anchor_share=0.25, warp="bilinear")
+
+    start, loss = temporal_terms(content, {1: previous}, {1: still}, {1: reliable}, settings, anchor)
+    assert torch.allclose(start[..., :-2], warped[..., :-2]) and torch.allclose(start[..., -2:], anchor[..., -2:])
+    target = (0.75 * warped + 0.25 * anchor).clone()
+    target[..., -2:] = anchor[..., -2:]
+    assert loss(target * 255).item() == pytest.approx(0, abs=1e-3)
+    assert loss(warped * 255).item() > 100 * max(loss(target * 255).item(), 1e-3)
+
+    # Without an anchor: Ruder's terms, where the new columns start from the content and nothing holds them.
+    start, loss = temporal_terms(content, {1: previous}, {1: still}, {1: reliable}, settings)
+    assert torch.allclose(start[..., -2:], content[..., -2:])
+    free = warped.clone()
+    free[..., -2:] = 0.5
+    assert loss(free * 255).item() == pytest.approx(0, abs=1e-3)

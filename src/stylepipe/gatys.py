@@ -58,31 +58,59 @@ def temporal_terms(
     flows: dict[int, np.ndarray],
     reliable: dict[int, np.ndarray],
     settings: GatysSettings,
+    anchor: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor | None, Callable[[torch.Tensor], torch.Tensor] | None]:
-    """Ruder et al.'s warm start and temporal loss for one frame.
+    """Ruder et al.'s warm start and temporal loss for one frame, leaning on `anchor` when there is one.
 
     `previous[d]` is the stylised frame t-d (uint8), `flows[d]` the backward flow from t to t-d and
     `reliable[d]` its consistency mask. Returns the start image (the warped frame t-1, with unreliable
-    pixels taken from the content frame) or None, and the temporal loss on 0..255 pixels, or None.
+    pixels taken from the anchor, or from the content frame without one) or None, and the temporal loss on
+    0..255 pixels, or None. With an anchor (`anchor_image`), the temporal target is the warped frames mixed with
+    `settings.anchor_share` of the anchor, and pixels that no earlier frame covers are held to the anchor.
     """
     warped = {d: to_tensor(warp_backward(previous[d], flows[d], settings.warp), content.device) for d in previous}
     start = None
     if settings.init == "prev_warped" and 1 in warped:
         mask = torch.from_numpy(reliable[1].astype(np.float32))[None, None].to(content.device)
-        start = mask * warped[1] + (1 - mask) * content
+        start = mask * warped[1] + (1 - mask) * (content if anchor is None else anchor)
     offsets = [d for d in settings.long_term if d in warped]
     if settings.temporal_weight <= 0 or not offsets:
         return start, None
-    weights = long_term_weights({d: reliable[d] for d in offsets})
-    terms = [
-        TemporalLoss(warped[d] * 255, torch.from_numpy(weights[d])[None, None].to(content.device))
-        for d in offsets
-    ]
+    weights = {d: torch.from_numpy(w)[None, None].to(content.device)
+               for d, w in long_term_weights({d: reliable[d] for d in offsets}).items()}
+    if anchor is None:
+        terms = [TemporalLoss(warped[d] * 255, weights[d]) for d in offsets]
+    else:
+        share = settings.anchor_share
+        terms = [TemporalLoss(((1 - share) * warped[d] + share * anchor) * 255, weights[d]) for d in offsets]
+        # Without this pull, the pixels no earlier frame covers are the only free ones, and the optimiser pours the
+        # whole frame's remaining style error into them: stripes where a pan brings in new pixels, rings at edges.
+        # (Holding them to the anchor's coarse picture only, shrunk, let fine stripes back in.)
+        uncovered = (1 - sum(weights.values())).clamp(0, 1)
+        terms.append(TemporalLoss(anchor * 255, uncovered))
 
     def temporal_loss(pixels: torch.Tensor) -> torch.Tensor:
         return settings.temporal_weight * sum(term(pixels) for term in terms)
 
     return start, temporal_loss
+
+
+def anchor_image(net: VGGFeatures, content: torch.Tensor, grams: dict[str, torch.Tensor], settings: GatysSettings) -> torch.Tensor:
+    """The frame stylised on its own, from its content, at `settings.anchor_scale`, then brought to full size.
+
+    A shot's later frames lean on it (`temporal_terms`). The warped previous output carries strokes that the
+    current frame no longer explains: those Gatys painted around an object that has since moved on sit on
+    background pixels the flow tracks reliably, so a temporal loss alone would keep them there for the rest of
+    the shot (a trail). Mixing a share of a fresh stylisation into the target makes them fade by that share per
+    frame; a coarse one is enough to say what belongs where, and costs a fraction of a full-size iteration.
+    """
+    height, width = content.shape[2:]
+    size = (max(16, round(height * settings.anchor_scale)), max(16, round(width * settings.anchor_scale)))
+    small = F.interpolate(content, size=size, mode="area") if size != (height, width) else content
+    result = optimise_frame(net, small, grams, small.clone(), settings, settings.anchor_iterations)
+    if size == (height, width):
+        return result.image
+    return F.interpolate(result.image, size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1)
 
 
 def context_change(net: VGGFeatures, content: torch.Tensor, previous_content: torch.Tensor, flow: np.ndarray,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import torch
 from stylepipe import lossnet
 from stylepipe.flow import ChunkFlows
 from stylepipe.frames import atomic_dir, checked_folder, frame_name, list_frames, read_rgb, write_rgb
-from stylepipe.gatys import CONTEXT_LAYER, GatysSettings, context_change, initial_image, optimise_coarse_to_fine, optimise_frame, temporal_terms, to_tensor, to_uint8
+from stylepipe.gatys import CONTEXT_LAYER, GatysSettings, anchor_image, context_change, initial_image, optimise_coarse_to_fine, optimise_frame, temporal_terms, to_tensor, to_uint8
 from stylepipe.jobs.common import Log, Progress, content_frames, find_frame, resolve_device, stderr_log
 from stylepipe.style_targets import StyleTargets
 
@@ -74,8 +75,9 @@ def stylize_gatys_chunk_job(
     with atomic_dir(out_dir) as scratch:
         for path in frames:
             number = int(path.stem)
+            began = time.perf_counter()
             content = to_tensor(read_rgb(path), device)
-            start, temporal_loss = None, None
+            start, temporal_loss, anchor = None, None, None
             # A cut: almost nothing of the previous frame is reliably visible, so nothing should carry over.
             restart = number == span["chain_start"] or (flows is not None and flows.has(1, number)
                                       and float(flows.reliable(1, number).mean()) < gatys.restart_below)
@@ -92,8 +94,10 @@ def stylize_gatys_chunk_job(
                     change = context_change(net, content, before, flows.backward(1, number), CONTEXT_LAYER[net.info.arch])
                     relax = np.exp(-gatys.context_relax * change).astype(np.float32)
                     reliable = {d: mask * relax for d, mask in reliable.items()}
+                if offsets and gatys.anchor_iterations > 0:
+                    anchor = anchor_image(net, content, targets.grams_for(number, gatys.anchor_scale), gatys)
                 start, temporal_loss = temporal_terms(
-                    content, previous, {d: flows.backward(d, number) for d in offsets}, reliable, gatys,
+                    content, previous, {d: flows.backward(d, number) for d in offsets}, reliable, gatys, anchor,
                 )
             if restart:
                 result = optimise_coarse_to_fine(net, content, lambda scale: targets.grams_for(number, scale), gatys, generator)
@@ -103,13 +107,17 @@ def stylize_gatys_chunk_job(
                 result = optimise_frame(net, content, targets.grams_for(number), start, gatys, gatys.iterations, temporal_loss)
             done[number] = to_uint8(result.image)
             write_rgb(scratch / frame_name(number), done[number])
+            anchor_iterations = gatys.anchor_iterations if anchor is not None else 0
+            seconds = time.perf_counter() - began
             log(
                 f"frame {number:6d}  loss {result.total_loss:.4g} (content {result.content_loss:.4g}, "
-                f"style {result.style_loss:.4g})  {result.iterations} it  {result.seconds:.2f} s{_restart_note(restart, number, span)}"
+                f"style {result.style_loss:.4g})  {result.iterations} it{f' + {anchor_iterations} anchor' if anchor_iterations else ''}"
+                f"  {seconds:.2f} s{_restart_note(restart, number, span)}"
             )
             stats["frames"].append(
                 {"frame": number, "total_loss": result.total_loss, "content_loss": result.content_loss,
-                 "style_loss": result.style_loss, "iterations": result.iterations, "seconds": result.seconds}
+                 "style_loss": result.style_loss, "iterations": result.iterations, "anchor_iterations": anchor_iterations,
+                 "seconds": seconds}
             )
             progress.step()
         (scratch / "stats.json").write_text(json.dumps(stats, indent=1))
