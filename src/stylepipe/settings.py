@@ -36,7 +36,7 @@ class GatysSettings:
     style_scale: float = 1.0
     restart_below: float = 0.3
     warp: str = "lanczos"
-    anchor_iterations: int = 10
+    anchor_iterations: int = 0
     anchor_scale: float = 0.5
     anchor_share: float = 0.1
     context_relax: float = 0.0
