@@ -1,0 +1,65 @@
+"""tests/test_shot_drift.py's clip and settings (64 px, 36 frames, random VGG, 10 iterations), with config overrides:
+one run in about a minute, for trying Gatys-mode changes against the test's three figures before the slow bench.
+
+Prints drift (content distance, last third / first), the output's warping error against the input's, the mean
+style distance (the test's independent frames score 0.207; the test allows 1.1x that) and each frame's content
+distance. The stylised frames are in WORKDIR/work/results/out/stylized.
+
+    .venv/bin/python bench/gatys_drift_tiny.py WORKDIR [gatys.anchor_iterations=10 ...]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import yaml
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
+
+from conftest import make_workdir, run_snakemake  # noqa: E402
+from stylepipe.demo import Scene, painterly_frame  # noqa: E402
+from videotools import write_timed_clip  # noqa: E402
+
+FRAMES = 36
+
+
+def main() -> None:
+    if len(sys.argv) < 2:
+        raise SystemExit(__doc__)
+    root, overrides = Path(sys.argv[1]), sys.argv[2:]
+    root.mkdir(parents=True, exist_ok=True)
+    clip, style = root / "shot.mp4", root / "painting.png"
+    if not clip.exists():
+        scene = Scene(64, 48, FRAMES // 2, seed=3)
+        write_timed_clip(clip, [t / 12 for t in range(FRAMES)], pictures=[scene.render(min(t, FRAMES - 1 - t)) for t in range(FRAMES)])
+        Image.fromarray(painterly_frame(96, 72, 0.6, seed=4)).save(style)
+    config: dict = {"content": str(clip), "style": str(style), "width": 64, "chunk_frames": 12, "device": "cpu",
+                    "loss_network": {"weights": "random"},
+                    "gatys": {"iterations": 10, "scale_iterations": [10, 8], "style_weight": 10000.0}}
+    for assignment in overrides:
+        key, value = assignment.split("=", 1)
+        *parents, leaf = key.split(".")
+        block = config
+        for part in parents:
+            block = block.setdefault(part, {})
+        block[leaf] = yaml.safe_load(value)
+    began = time.perf_counter()
+    workdir = make_workdir(root / "work", config)
+    result = run_snakemake(workdir, "results/out.mp4")
+    if result.returncode != 0:
+        raise SystemExit(result.stderr[-3000:])
+    metrics = json.loads((workdir / "results/out/metrics.json").read_text())
+    fidelity = metrics["fidelity"]
+    print(f"{overrides or 'test settings'}: drift x{fidelity['content_distance_last_third'] / fidelity['content_distance_first_third']:.3f}, "
+          f"E_warp {metrics['warp_error']['ratio_output_to_input']:.2f}x the input's, style distance {fidelity['style_distance_mean']:.4f}; "
+          f"{time.perf_counter() - began:.0f} s")
+    print("content distance per frame:", " ".join(f"{d:.2f}" for d in fidelity["content_distance_per_frame"]))
+
+
+if __name__ == "__main__":
+    main()
