@@ -104,13 +104,19 @@ def anchor_image(net: VGGFeatures, content: torch.Tensor, grams: dict[str, torch
     the shot (a trail). Mixing a share of a fresh stylisation into the target makes them fade by that share per
     frame; a coarse one is enough to say what belongs where, and costs a fraction of a full-size iteration.
     """
-    height, width = content.shape[2:]
-    size = (max(16, round(height * settings.anchor_scale)), max(16, round(width * settings.anchor_scale)))
-    small = F.interpolate(content, size=size, mode="area") if size != (height, width) else content
+    small = shrunk(content, settings.anchor_scale)
     result = optimise_frame(net, small, grams, small.clone(), settings, settings.anchor_iterations)
-    if size == (height, width):
+    if small.shape == content.shape:
         return result.image
-    return F.interpolate(result.image, size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1)
+    return F.interpolate(result.image, size=content.shape[2:], mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+def shrunk(image: torch.Tensor, scale: float) -> torch.Tensor:
+    """`image` resized by `scale` (area averaging), each side at least 16 px so VGG still has something to see;
+    `image` itself at scale 1."""
+    height, width = image.shape[2:]
+    size = (max(16, round(height * scale)), max(16, round(width * scale)))
+    return image if size == (height, width) else F.interpolate(image, size=size, mode="area")
 
 
 def context_change(net: VGGFeatures, content: torch.Tensor, previous_content: torch.Tensor, flow: np.ndarray,
@@ -147,17 +153,15 @@ def optimise_coarse_to_fine(
     The coarse scales settle the large structures cheaply; each finer scale starts from the result so far,
     upsampled, and adds detail. Time and iterations are summed over the scales.
     """
-    height, width = content.shape[2:]
     init = settings.init if settings.init != "prev_warped" else "content"
     image: torch.Tensor | None = None
     seconds, iterations, result = 0.0, 0, None
     for scale, steps in settings.first_frame_schedule():
-        size = (max(16, round(height * scale)), max(16, round(width * scale)))
-        scaled = content if size == (height, width) else F.interpolate(content, size=size, mode="area")
+        scaled = shrunk(content, scale)
         if image is None:
             start = initial_image(init, scaled, generator)
         else:
-            start = F.interpolate(image, size=size, mode="bicubic", align_corners=False).clamp(0, 1)
+            start = F.interpolate(image, size=scaled.shape[2:], mode="bicubic", align_corners=False).clamp(0, 1)
         result = optimise_frame(net, scaled, grams_at(scale), start, settings, steps)
         image, seconds, iterations = result.image, seconds + result.seconds, iterations + steps
     assert result is not None
