@@ -15,17 +15,12 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-from PIL import Image
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 
 from conftest import make_workdir, run_snakemake  # noqa: E402
-from stylepipe.demo import Scene, painterly_frame  # noqa: E402
-from videotools import write_timed_clip  # noqa: E402
-
-FRAMES = 36
+from gatys_drift import apply  # noqa: E402
+from test_shot_drift import drift_clip_and_config  # noqa: E402
 
 
 def main() -> None:
@@ -33,21 +28,9 @@ def main() -> None:
         raise SystemExit(__doc__)
     root, overrides = Path(sys.argv[1]), sys.argv[2:]
     root.mkdir(parents=True, exist_ok=True)
-    clip, style = root / "shot.mp4", root / "painting.png"
-    if not clip.exists():
-        scene = Scene(64, 48, FRAMES // 2, seed=3)
-        write_timed_clip(clip, [t / 12 for t in range(FRAMES)], pictures=[scene.render(min(t, FRAMES - 1 - t)) for t in range(FRAMES)])
-        Image.fromarray(painterly_frame(96, 72, 0.6, seed=4)).save(style)
-    config: dict = {"content": str(clip), "style": str(style), "width": 64, "chunk_frames": 12, "device": "cpu",
-                    "loss_network": {"weights": "random"},
-                    "gatys": {"iterations": 10, "scale_iterations": [10, 8], "style_weight": 10000.0}}
+    config = drift_clip_and_config(root, "cpu")
     for assignment in overrides:
-        key, value = assignment.split("=", 1)
-        *parents, leaf = key.split(".")
-        block = config
-        for part in parents:
-            block = block.setdefault(part, {})
-        block[leaf] = yaml.safe_load(value)
+        apply(config, assignment)
     began = time.perf_counter()
     workdir = make_workdir(root / "work", config)
     result = run_snakemake(workdir, "results/out.mp4")
