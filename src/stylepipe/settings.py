@@ -35,7 +35,7 @@ class GatysSettings:
     scale_iterations: tuple[int, ...] = (50, 40)
     style_scale: float = 1.0
     restart_below: float = 0.3
-    warp: str = "lanczos"
+    warp: str = "spline"
     anchor_iterations: int = 0
     anchor_scale: float = 0.5
     anchor_share: float = 0.1
