@@ -109,25 +109,25 @@ def _spline_taps(coordinate: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     return near, (base - 1 + w1 / near).astype(np.float32), (base + 1 + w3 / (1 - near)).astype(np.float32)
 
 
+def _mix_into(first: np.ndarray, second: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """weight * first + (1 - weight) * second, written over `first`; `weight` is per pixel (HxW)."""
+    first -= second
+    first *= weight if first.ndim == 2 else weight[..., None]
+    first += second
+    return first
+
+
 def _spline_sample(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
     coefficients = spline_coefficients(image)
     height, width = image.shape[:2]
     # Past the edge the sample is the edge pixel's value, as cv2's BORDER_REPLICATE gives the other methods.
     near_x, left, right = _spline_taps(np.clip(map_x, 0, width - 1))
     near_y, top, bottom = _spline_taps(np.clip(map_y, 0, height - 1))
-    rows = []
-    for y in (top, bottom):
-        left_sample, right_sample = (cv2.remap(coefficients, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-                                     for x in (left, right))
-        # near_x * left + far_x * right, with near_x + far_x = 1
-        left_sample -= right_sample
-        left_sample *= near_x if image.ndim == 2 else near_x[..., None]
-        left_sample += right_sample
-        rows.append(left_sample)
-    result = rows[0]
-    result -= rows[1]
-    result *= near_y if image.ndim == 2 else near_y[..., None]
-    result += rows[1]
+    top_row, bottom_row = (
+        _mix_into(*(cv2.remap(coefficients, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101) for x in (left, right)), near_x)
+        for y in (top, bottom)
+    )
+    result = _mix_into(top_row, bottom_row, near_y)
     if np.issubdtype(image.dtype, np.integer):
         info = np.iinfo(image.dtype)
         return np.clip(np.rint(result), info.min, info.max).astype(image.dtype)
