@@ -154,7 +154,8 @@ def main() -> None:
     print(f"overhead/compute {(job_wall - network) / network:.2f} (job wall less the network's time in the job, over it); "
           f"the network alone on the same frames in this process took {compute:.2f} s")
     print(f"E_warp output {warp['output_mean']:.5f}, unstabilised {warp['unstabilised_output_mean']:.5f}, input {warp['input_mean']:.5f}; "
-          f"ratio {warp['ratio_output_to_input']:.2f} (unstabilised {warp['unstabilised_output_mean'] / warp['input_mean']:.2f})")
+          f"ratio {warp['ratio_output_to_input']:.2f} (unstabilised {warp['unstabilised_output_mean'] / warp['input_mean']:.2f}); "
+          f"with a Lanczos warp {warp['lanczos']['ratio_output_to_input']:.2f}")
     print(f"work folder: {work}")
 
 

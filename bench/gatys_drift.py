@@ -106,7 +106,8 @@ def main() -> None:
         f, w = m["fidelity"], m["warp_error"]
         print(f"{name:12s} content distance first third {f['content_distance_first_third']:.4f}, last third "
               f"{f['content_distance_last_third']:.4f} (x{f['content_distance_last_third'] / f['content_distance_first_third']:.3f}); "
-              f"style distance {f['style_distance_mean']:.4f}; E_warp x{w['ratio_output_to_input']:.2f} the input's")
+              f"style distance {f['style_distance_mean']:.4f}; E_warp x{w['ratio_output_to_input']:.2f} the input's "
+              f"(x{w['lanczos']['ratio_output_to_input']:.2f} with a Lanczos warp)")
     temporal, independent = metrics["out"]["fidelity"], metrics["independent"]["fidelity"]
     print(f"style distance, temporal / independent: {temporal['style_distance_mean'] / independent['style_distance_mean']:.3f}")
     sheet = work / "contact_sheet.png"

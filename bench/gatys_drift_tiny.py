@@ -39,7 +39,8 @@ def main() -> None:
     metrics = json.loads((workdir / "results/out/metrics.json").read_text())
     fidelity = metrics["fidelity"]
     print(f"{overrides or 'test settings'}: drift x{fidelity['content_distance_last_third'] / fidelity['content_distance_first_third']:.3f}, "
-          f"E_warp {metrics['warp_error']['ratio_output_to_input']:.2f}x the input's, style distance {fidelity['style_distance_mean']:.4f}; "
+          f"E_warp {metrics['warp_error']['ratio_output_to_input']:.2f}x the input's ({metrics['warp_error']['lanczos']['ratio_output_to_input']:.2f}x "
+          f"with a Lanczos warp), style distance {fidelity['style_distance_mean']:.4f}; "
           f"{time.perf_counter() - began:.0f} s")
     print("content distance per frame:", " ".join(f"{d:.2f}" for d in fidelity["content_distance_per_frame"]))
 

@@ -111,6 +111,36 @@ def test_warping_error_is_zero_for_a_perfectly_warped_frame_and_grows_with_flick
     assert warping_error(flicker, previous, flow, mask) == pytest.approx(expected, rel=0.05)
 
 
+def sharp_texture_moved_exactly():
+    """A sharp texture and the same texture moved exactly 0.4 px right (a phase shift of a band-limited, periodic
+    picture), as uint8 frames, with the flow between them."""
+    rng = np.random.default_rng(2)
+    spectrum = np.fft.rfft2(rng.uniform(0, 1, (64, 128, 3)), axes=(0, 1))
+    fy, fx = np.fft.fftfreq(64)[:, None, None], np.fft.rfftfreq(128)[None, :, None]
+    spectrum *= np.hypot(fx, fy) < 0.3  # detail up to 0.3 cycles/px, as in a stylised frame's brush strokes
+
+    def picture(shift: float) -> np.ndarray:
+        image = np.fft.irfft2(spectrum * np.exp(-2j * np.pi * fx * shift), s=(64, 128), axes=(0, 1))
+        return np.clip((image - image.mean()) / image.std() * 50 + 128, 0, 255).round().astype(np.uint8)
+
+    flow = np.zeros((64, 128, 2), np.float32)
+    flow[..., 0] = -0.4  # frame t at x shows frame t-1 at x - 0.4
+    return picture(0.0), picture(0.4), flow
+
+
+def test_lanczos_warping_error_counts_flicker_not_the_bilinear_blur_of_a_sharp_frame():
+    previous, frame, flow = sharp_texture_moved_exactly()
+    mask = np.ones(flow.shape[:2], bool)
+    mask[:, :4] = mask[:, -4:] = False
+    bilinear, lanczos = warping_error(frame, previous, flow, mask), warping_error(frame, previous, flow, mask, "lanczos")
+    # Nothing flickers, yet bilinear's blur reads as an error (about 7 levels of 255, RMS); Lanczos's is under 2.
+    assert lanczos < bilinear / 10
+    assert lanczos < 3 * (2 / 255) ** 2
+    # Real flicker still shows in full: +20 levels on every channel.
+    flicker = np.clip(frame.astype(int) + 20, 0, 255).astype(np.uint8)
+    assert warping_error(flicker, previous, flow, mask, "lanczos") == pytest.approx(3 * (20 / 255) ** 2, rel=0.1)
+
+
 def test_cli_warp_error_prints_mean_and_per_frame_json(tmp_path):
     video = tmp_path / "clip.mp4"
     write_content_video(video, 96, 64, 5, Fraction(10), audio=False)
@@ -121,6 +151,8 @@ def test_cli_warp_error_prints_mean_and_per_frame_json(tmp_path):
     assert report["mean"] == pytest.approx(mean, abs=1e-6)
     # The clip moves smoothly, so its own warping error is small but not zero (codec noise, resampling).
     assert 0 < mean < 0.01
+    sharp = json.loads(subprocess.run([*cli, "--json", "--warp", "lanczos"], capture_output=True, text=True, check=True).stdout)
+    assert len(sharp["per_frame"]) == 4 and 0 < sharp["mean"] != report["mean"]
     missing = subprocess.run([*cli[:-1], str(tmp_path / "none.mp4")], capture_output=True, text=True)
     assert missing.returncode == 2 and missing.stderr.strip().count("\n") == 0 and "none.mp4" in missing.stderr
 

@@ -32,7 +32,7 @@ def _warp_error(args: argparse.Namespace) -> None:
 
     from stylepipe.metrics import finite_mean, video_warping_errors
 
-    errors = video_warping_errors(args.video, width=args.width, method=args.method, preset=args.preset)
+    errors = video_warping_errors(args.video, width=args.width, method=args.method, preset=args.preset, interpolation=args.warp)
     mean = finite_mean(errors)
     if args.json:
         print(json.dumps({"video": args.video, "mean": mean, "per_frame": errors}))
@@ -168,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     warp.add_argument("--width", type=int, default=None, help="measure at this width (default: the video's own)")
     warp.add_argument("--method", choices=["dis", "farneback"], default="dis")
     warp.add_argument("--preset", choices=["ultrafast", "fast", "medium"], default="medium")
+    warp.add_argument("--warp", choices=["bilinear", "lanczos"], default="bilinear",
+                      help="bilinear as Lai et al.; lanczos does not count the bilinear blur of a sharp frame as an error")
     warp.set_defaults(run=_warp_error)
     fidelity = measures.add_parser(
         "fidelity",

@@ -171,10 +171,17 @@ def long_term_weights(masks: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
     return weights
 
 
-def warping_error(frame: np.ndarray, previous: np.ndarray, flow_bwd: np.ndarray, mask: np.ndarray) -> float:
-    """Lai et al. 2018: sum(M * |F_t - warp(F_{t-1})|^2) / sum(M), RGB in [0, 1], squared norm over channels."""
+def warping_error(frame: np.ndarray, previous: np.ndarray, flow_bwd: np.ndarray, mask: np.ndarray,
+                  interpolation: str = "bilinear") -> float:
+    """Lai et al. 2018: sum(M * |F_t - warp(F_{t-1})|^2) / sum(M), RGB in [0, 1], squared norm over channels.
+
+    Lai et al. warp bilinearly, and that blur is itself an error on sharp frames: a stylised texture that moves
+    exactly with the flow, with no flicker at all, scores several times a smooth content frame's error. The
+    `lanczos` warp barely blurs, so its error is the frames' own inconsistency (tests/test_flow.py,
+    `test_lanczos_warping_error_counts_flicker_not_the_bilinear_blur_of_a_sharp_frame`).
+    """
     current = frame.astype(np.float32) / 255.0
-    warped = warp_backward(previous.astype(np.float32) / 255.0, flow_bwd)
+    warped = warp_backward(previous.astype(np.float32) / 255.0, flow_bwd, interpolation)
     weight = mask.astype(np.float32)
     total = float(weight.sum())
     if total == 0:

@@ -20,7 +20,8 @@ def finite_mean(values: Sequence[float | None]) -> float:
     return float(np.mean(finite)) if finite else float("nan")
 
 
-def video_warping_errors(video: str | Path, width: int | None = None, method: str = "dis", preset: str = "medium") -> list[float]:
+def video_warping_errors(video: str | Path, width: int | None = None, method: str = "dis", preset: str = "medium",
+                         interpolation: str = "bilinear") -> list[float]:
     """Per-frame E_warp of any video, with flow computed on the video itself; two frames in memory at a time."""
     meta = probe(video)
     size = scaled_size(meta.width, meta.height, width) if width else (meta.width, meta.height)
@@ -34,6 +35,6 @@ def video_warping_errors(video: str | Path, width: int | None = None, method: st
             frame = read_rgb(path)
             bwd = estimator(frame, previous)
             mask = consistency_mask(bwd, estimator(previous, frame))
-            errors.append(warping_error(frame, previous, bwd, mask))
+            errors.append(warping_error(frame, previous, bwd, mask, interpolation))
             previous = frame
     return errors

@@ -79,6 +79,10 @@ def _facts(name: str, config: dict[str, Any], meta: VideoMeta, metrics: dict[str
         ("warping error, output / input", f"{warp['output_mean']:.5f} / {warp['input_mean']:.5f} = "
                                           f"{warp['ratio_output_to_input']:.2f}x" if warp.get("ratio_output_to_input") else "n/a"),
     ]
+    sharp = warp.get("lanczos") or {}
+    if sharp.get("ratio_output_to_input"):
+        facts.append(("warping error with a Lanczos warp (no bilinear blur)", f"{sharp['output_mean']:.5f} / {sharp['input_mean']:.5f} = "
+                                                                             f"{sharp['ratio_output_to_input']:.2f}x"))
     if warp.get("unstabilised_output_mean") is not None:
         facts.append(("warping error before the blend", f"{warp['unstabilised_output_mean']:.5f}"))
     seams = metrics.get("seams") or {}
