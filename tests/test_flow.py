@@ -111,7 +111,7 @@ def test_warping_error_is_zero_for_a_perfectly_warped_frame_and_grows_with_flick
     assert warping_error(flicker, previous, flow, mask) == pytest.approx(expected, rel=0.05)
 
 
-def sharp_texture_moved_exactly():
+def sharp_texture_moved_exactly() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A sharp texture and the same texture moved exactly 0.4 px right (a phase shift of a band-limited, periodic
     picture), as uint8 frames, with the flow between them."""
     rng = np.random.default_rng(2)

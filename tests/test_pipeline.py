@@ -107,8 +107,8 @@ def test_metrics_report_warping_error_of_output_and_input(finished_run):
     assert warp["output_per_frame"][0] is None and None not in warp["output_per_frame"][1:]
     assert warp["input_mean"] > 0 and warp["output_mean"] > 0
     assert warp["ratio_output_to_input"] == pytest.approx(warp["output_mean"] / warp["input_mean"])
-    # The same frames and masks through a Lanczos warp, which does not blur: each frame's error is its own, smaller
-    # wherever the frame is sharp.
+    # The same frames, flows and masks through a Lanczos warp, which does not blur: one value a frame, at the same
+    # frames, and not a copy of the bilinear ones.
     sharp = warp["lanczos"]
     assert [v is None for v in sharp["output_per_frame"]] == [v is None for v in warp["output_per_frame"]]
     assert len(sharp["input_per_frame"]) == TINY_FRAMES and sharp["input_mean"] > 0
