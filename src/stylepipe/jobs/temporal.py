@@ -187,32 +187,22 @@ def report_job(
         for part in pool.map(run_errors, runs):
             for measure in measures:
                 errors[measure].extend(part[measure])
-    out_errors, in_errors = errors["output", "bilinear"], errors["input", "bilinear"]
-    raw_errors = errors.get(("unstabilised", "bilinear"))
-    sharp_out, sharp_in = finite_mean(errors["output", SHARP_WARP]), finite_mean(errors["input", SHARP_WARP])
+    out_errors, raw_errors = errors["output", "bilinear"], errors.get(("unstabilised", "bilinear"))
     stats = [json.loads((Path(folder) / "stats.json").read_text()) for folder in stylized_dirs]
     # Losses once per output frame (a segment's overlap frames are its warm-up); time for every frame stylised.
     per_frame = [frame for chunk, part in zip(layout, stats) for frame in part["frames"] if frame["frame"] in owned_frames(chunk)]
     seconds = sum(frame["seconds"] for part in stats for frame in part["frames"])
-    out_mean, in_mean = finite_mean(out_errors), finite_mean(in_errors)
+    lai, sharp = (_warp_summary(errors["output", warp], errors["input", warp]) for warp in ("bilinear", SHARP_WARP))
     report = {
         "frames": count,
         "warp_error": {
-            "output_mean": out_mean,
-            "input_mean": in_mean,
-            "ratio_output_to_input": out_mean / in_mean if in_mean > 0 else None,
-            "output_per_frame": out_errors,
-            "input_per_frame": in_errors,
+            **lai,
             "unstabilised_output_mean": finite_mean(raw_errors) if raw_errors is not None else None,
             "unstabilised_output_per_frame": raw_errors,
             "definition": "Lai et al. 2018: sum(M |F_t - warp(F_t-1)|^2) / sum(M), RGB in [0,1], M = Ruder consistency mask of the content flow; "
                           "one value per frame, null for the first frame of each shot (nothing before a cut shows the same scene)",
             SHARP_WARP: {
-                "output_mean": sharp_out,
-                "input_mean": sharp_in,
-                "ratio_output_to_input": sharp_out / sharp_in if sharp_in > 0 else None,
-                "output_per_frame": errors["output", SHARP_WARP],
-                "input_per_frame": errors["input", SHARP_WARP],
+                **sharp,
                 "definition": "the same with a Lanczos warp instead of Lai's bilinear one: bilinear blurs, and on a sharp stylised "
                               "frame that blur alone reads as an error several times a smooth content frame's, with no flicker at all",
             },
@@ -231,14 +221,21 @@ def report_job(
 
         report["fidelity"] = fidelity_per_frame(frames_dir, outputs["output"], log=log, **fidelity)
     write_text_atomic(out_path, json.dumps(report, indent=1))
-    ratio, sharp_ratio = report["warp_error"]["ratio_output_to_input"], report["warp_error"][SHARP_WARP]["ratio_output_to_input"]
-    log(f"E_warp output {out_mean:.5f}, input {in_mean:.5f}, ratio {_figure(ratio)} "
-        f"(with a {SHARP_WARP} warp: output {sharp_out:.5f}, input {sharp_in:.5f}, ratio {_figure(sharp_ratio)})")
+    log(f"E_warp output {lai['output_mean']:.5f}, input {lai['input_mean']:.5f}, ratio {_figure(lai['ratio_output_to_input'])} "
+        f"(with a {SHARP_WARP} warp: output {sharp['output_mean']:.5f}, input {sharp['input_mean']:.5f}, "
+        f"ratio {_figure(sharp['ratio_output_to_input'])})")
     if report["seams"]["count"]:
         seams = report["seams"]
         log(f"segment seams: {seams['count']}, worst E_warp {seams['max']:.5f} = {seams['ratio_max_to_median']:.2f}x the median "
             f"of the other frames ({seams['median_elsewhere']:.5f})")
     return report
+
+
+def _warp_summary(output: list[float | None], content: list[float | None]) -> dict[str, Any]:
+    """Both sequences' mean warping errors, their ratio (how much flicker stylising added) and the per-frame values."""
+    out_mean, in_mean = finite_mean(output), finite_mean(content)
+    return {"output_mean": out_mean, "input_mean": in_mean, "ratio_output_to_input": out_mean / in_mean if in_mean > 0 else None,
+            "output_per_frame": output, "input_per_frame": content}
 
 
 def _figure(ratio: float | None) -> str:
