@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import h5py
 import numpy as np
 import pytest
@@ -97,3 +100,30 @@ def test_auto_never_falls_back_to_random_weights(monkeypatch):
         lossnet.fetch_named_weights("auto", log=lambda _: None)
     with pytest.raises(StylepipeError, match="imagenet-vgg19"):
         lossnet.fetch_named_weights("imagenet-vgg19", log=lambda _: None)
+
+
+@pytest.mark.parametrize("arch", ["vgg16", "vgg19"])
+def test_our_feature_stack_is_torchvisions_with_the_same_weights(arch):
+    from torchvision.models import vgg16, vgg19
+
+    torch.manual_seed(1)
+    theirs = (vgg16 if arch == "vgg16" else vgg19)(weights=None).features.eval()
+    ours = lossnet.vgg_features(arch)
+    assert [repr(module) for module in ours] == [repr(module) for module in theirs]
+    state = theirs.state_dict()
+    net = lossnet.VGGFeatures(state, lossnet.WeightsInfo(arch, "test", "imagenet"), lossnet.STYLE_LAYERS[arch] + lossnet.CONTENT_LAYERS[arch])
+    image = torch.rand(1, 3, 40, 56)
+    expected, x = {}, net.preprocess(image)
+    for name, module in zip(lossnet.layer_names(arch), theirs):
+        x = module(x)
+        expected[name] = x * net.gain
+    for layer, features in net(image).items():
+        assert torch.equal(features, expected[layer]), layer
+
+
+def test_the_jobs_that_build_a_loss_network_do_not_import_torchvision():
+    # torchvision.models drags in torch._dynamo: 1.5 s more start-up for every Gatys, report and preview job.
+    code = ("import sys, stylepipe.jobs.gatys, stylepipe.jobs.preview, stylepipe.fidelity, stylepipe.train; "
+            "print(sorted(m for m in ('torchvision', 'torch._dynamo') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -19,7 +19,6 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
-from torchvision.models import vgg16, vgg19
 
 from stylepipe.errors import StylepipeError
 from stylepipe.frames import atomic_file
@@ -32,6 +31,7 @@ TORCHVISION_VGG19_FILE = "vgg19-dcbb9e9d.pth"
 
 # Conv layers per block, which fixes the layer names of torchvision's `features` Sequential.
 BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
+BLOCK_CHANNELS = (64, 128, 256, 512, 512)
 
 # Style and content layers. VGG-16's are the ones the prototype in DESIGN.md was tuned with.
 STYLE_LAYERS = {
@@ -53,6 +53,24 @@ def layer_names(arch: str) -> list[str]:
             names += [f"conv{block}_{conv}", f"relu{block}_{conv}"]
         names.append(f"pool{block}")
     return names
+
+
+def vgg_features(arch: str) -> nn.Sequential:
+    """An empty (meta-device) copy of torchvision's vgg16/vgg19 `features`: the same modules at the same indices, so
+    its state dicts load as they are (`load_state_dict(..., assign=True)`).
+
+    Built here because torchvision's own costs every job that builds a loss network about 4 s on a 2-core CPU:
+    importing torchvision.models pulls in torch._dynamo (1.5 s), and vgg16() builds and randomly initialises its
+    120-million-parameter classifier (2.6 s) only for `.features` to be kept.
+    """
+    layers: list[nn.Module] = []
+    channels = 3
+    for width, convs in zip(BLOCK_CHANNELS, BLOCKS[arch]):
+        for _ in range(convs):
+            layers += [nn.Conv2d(channels, width, kernel_size=3, padding=1, device="meta"), nn.ReLU(inplace=True)]
+            channels = width
+        layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+    return nn.Sequential(*layers)
 
 
 def conv_keys(arch: str) -> list[str]:
@@ -97,8 +115,8 @@ class VGGFeatures(nn.Module):
             raise StylepipeError(f"loss network {info.arch} has no layer(s) {', '.join(unknown)}")
         self.layers = tuple(layers)
         last = max(names.index(layer) for layer in layers)
-        net = (vgg16 if info.arch == "vgg16" else vgg19)(weights=None).features
-        net.load_state_dict(state)
+        net = vgg_features(info.arch)
+        net.load_state_dict({key: value.float().contiguous() for key, value in state.items()}, assign=True)
         # Max-pooling is kept (as in Gatys et al.); layers after the deepest one needed are dropped.
         self.net = net[: last + 1].eval().requires_grad_(False)
         self.names = names[: last + 1]
@@ -187,6 +205,9 @@ def _from_hed_wheel() -> dict[str, torch.Tensor]:
 
 
 def _random_state(arch: str = "vgg16", seed: int = 0) -> dict[str, torch.Tensor]:
+    # torchvision's own initialisation, once per run (the weights job), so the test figures keep their weights.
+    from torchvision.models import vgg16, vgg19
+
     torch.manual_seed(seed)
     return (vgg16 if arch == "vgg16" else vgg19)(weights=None).features.state_dict()
 
