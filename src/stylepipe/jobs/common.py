@@ -24,7 +24,11 @@ def stderr_log(message: str) -> None:
 
 @contextmanager
 def job_log(path: str) -> Iterator[None]:
-    """Send a job's stderr to its log; a StylepipeError ends the job with its one line, not a traceback."""
+    """Send a job's stderr to its log; a StylepipeError ends the job with its one line, not a traceback.
+
+    In a Snakemake script process the job is the whole script, so a job that finishes also ends the process here:
+    nothing after the `with` block runs there.
+    """
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", buffering=1) as handle:
         saved, sys.stderr = sys.stderr, handle
