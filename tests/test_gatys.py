@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -172,9 +174,29 @@ def test_with_an_anchor_new_pixels_start_from_it_and_every_target_leans_towards_
     assert loss(target * 255).item() == pytest.approx(0, abs=1e-3)
     assert loss(warped * 255).item() > 100 * max(loss(target * 255).item(), 1e-3)
 
-    # Without an anchor: Ruder's terms, where the new columns start from the content and nothing holds them.
-    start, loss = temporal_terms(content, {1: previous}, {1: still}, {1: reliable}, settings)
+    # Without an anchor: Ruder's terms, where nothing holds the new columns; they start from the content frame with
+    # uncovered_start: content.
+    start, loss = temporal_terms(content, {1: previous}, {1: still}, {1: reliable}, replace(settings, uncovered_start="content"))
     assert torch.allclose(start[..., -2:], content[..., -2:])
     free = warped.clone()
     free[..., -2:] = 0.5
     assert loss(free * 255).item() == pytest.approx(0, abs=1e-3)
+
+
+def test_without_an_anchor_new_pixels_start_from_their_alike_stylised_neighbours(device):
+    from stylepipe.gatys import temporal_terms
+
+    # A pan brought in the two right-hand columns. The content frame's left half is red, its right half green; the
+    # previous output painted them 40 and 210.
+    height, width = 8, 32
+    content_frame = np.zeros((height, width, 3), np.uint8)
+    content_frame[:, : width // 2, 0] = 200
+    content_frame[:, width // 2 :, 1] = 200
+    previous = np.where(np.arange(width)[None, :, None] < width // 2, 40, 210).astype(np.uint8).repeat(3, 2).repeat(height, 0)
+    reliable = np.ones((height, width), bool)
+    reliable[:, -2:] = False
+    settings = GatysSettings(warp="bilinear")
+    start, _ = temporal_terms(to_tensor(content_frame, device), {1: previous}, {1: np.zeros((height, width, 2), np.float32)},
+                              {1: reliable}, settings)
+    assert settings.uncovered_start == "neighbours"
+    assert torch.allclose(start, to_tensor(previous, device), atol=1 / 255)

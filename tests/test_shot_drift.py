@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from conftest import TEST_DEVICE, make_workdir, run_snakemake
@@ -37,12 +36,6 @@ def drift_clip_and_config(folder: Path, device: str) -> dict:
     }
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 9, open: at these test settings the content distance of the last third is 1.49x the first (0.89 against "
-    "0.60): stripes where the pan brings in new pixels, and a trail behind the disc. The experimental anchor "
-    "(gatys.anchor_iterations: 10) gives x0.98 but a style distance 1.12x the independent frames', and greys the demo; "
-    "holding only the new pixels to it (anchor_share: 0) gives x1.11. So it is off (README, Style modes). strict: once "
-    "it passes, drop this mark"))
 def test_a_long_shot_keeps_its_content_its_style_and_low_flicker(tmp_path):
     workdir = make_workdir(tmp_path / "work", drift_clip_and_config(tmp_path, TEST_DEVICE))
     result = run_snakemake(workdir, "results/out.mp4", "results/independent.mp4")

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from stylepipe.flow import long_term_weights, warp_backward, warp_backward_torch
 from stylepipe.colour import keep_content_colours
+from stylepipe.fill import fill_uncovered
 from stylepipe.settings import GatysSettings
 from stylepipe.lossnet import CONTENT_LAYERS, STYLE_LAYERS, VGGFeatures
 from stylepipe.losses import ContentLoss, StyleLoss, TemporalLoss, TVLoss
@@ -63,16 +64,23 @@ def temporal_terms(
     """Ruder et al.'s warm start and temporal loss for one frame, leaning on `anchor` when there is one.
 
     `previous[d]` is the stylised frame t-d (uint8), `flows[d]` the backward flow from t to t-d and
-    `reliable[d]` its consistency mask. Returns the start image (the warped frame t-1, with unreliable
-    pixels taken from the anchor, or from the content frame without one) or None, and the temporal loss on
-    0..255 pixels, or None. With an anchor (`anchor_image`), the temporal target is the warped frames mixed with
-    `settings.anchor_share` of the anchor, and pixels that no earlier frame covers are held to the anchor.
+    `reliable[d]` its consistency mask. Returns the start image (the warped frame t-1; its unreliable pixels
+    taken from the anchor when there is one, else filled as `settings.uncovered_start` says) or None, and the
+    temporal loss on 0..255 pixels, or None. With an anchor (`anchor_image`), the temporal target is the warped
+    frames mixed with `settings.anchor_share` of the anchor, and pixels that no earlier frame covers are held to
+    the anchor.
     """
-    warped = {d: to_tensor(warp_backward(previous[d], flows[d], settings.warp), content.device) for d in previous}
+    warped_frames = {d: warp_backward(previous[d], flows[d], settings.warp) for d in previous}
+    warped = {d: to_tensor(frame, content.device) for d, frame in warped_frames.items()}
     start = None
     if settings.init == "prev_warped" and 1 in warped:
         mask = torch.from_numpy(reliable[1].astype(np.float32))[None, None].to(content.device)
-        start = mask * warped[1] + (1 - mask) * (content if anchor is None else anchor)
+        if anchor is not None:
+            start = mask * warped[1] + (1 - mask) * anchor
+        elif settings.uncovered_start == "neighbours":
+            start = to_tensor(fill_uncovered(warped_frames[1], reliable[1] >= 0.5, to_uint8(content)), content.device)
+        else:
+            start = mask * warped[1] + (1 - mask) * content
     offsets = [d for d in settings.long_term if d in warped]
     if settings.temporal_weight <= 0 or not offsets:
         return start, None

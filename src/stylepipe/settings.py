@@ -36,6 +36,7 @@ class GatysSettings:
     style_scale: float = 1.0
     restart_below: float = 0.3
     warp: str = "spline"
+    uncovered_start: str = "neighbours"
     anchor_iterations: int = 0
     anchor_scale: float = 0.5
     anchor_share: float = 0.1
