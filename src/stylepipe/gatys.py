@@ -74,13 +74,11 @@ def temporal_terms(
     warped = {d: to_tensor(frame, content.device) for d, frame in warped_frames.items()}
     start = None
     if settings.init == "prev_warped" and 1 in warped:
-        mask = torch.from_numpy(reliable[1].astype(np.float32))[None, None].to(content.device)
-        if anchor is not None:
-            start = mask * warped[1] + (1 - mask) * anchor
-        elif settings.uncovered_start == "neighbours":
+        if anchor is None and settings.uncovered_start == "neighbours":
             start = to_tensor(fill_uncovered(warped_frames[1], reliable[1] >= 0.5, to_uint8(content)), content.device)
         else:
-            start = mask * warped[1] + (1 - mask) * content
+            mask = torch.from_numpy(reliable[1].astype(np.float32))[None, None].to(content.device)
+            start = mask * warped[1] + (1 - mask) * (content if anchor is None else anchor)
     offsets = [d for d in settings.long_term if d in warped]
     if settings.temporal_weight <= 0 or not offsets:
         return start, None
