@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +26,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 
-from stylepipe.demo import painterly_frame  # noqa: E402
+from gatys_drift import bench_style, run_workflow  # noqa: E402  (bench/ is this script's own folder on sys.path)
 from stylepipe.figures import contact_sheet  # noqa: E402
 from stylepipe.frames import read_rgb  # noqa: E402
 from videotools import shot_frames, write_timed_clip  # noqa: E402
@@ -50,20 +49,12 @@ def main() -> None:
         size = (2 * args.width, round(2 * args.width * 148 / 260))
         pictures = [frame for seed, pan in ((1, 3), (2, -2), (3, 4)) for frame in shot_frames(seed, SHOT_FRAMES, size, pan=pan)]
         write_timed_clip(clip, [t / 24 for t in range(len(pictures))], size, audio=(0, 1.5), pictures=pictures)
-    style = args.style or next(iter(sorted((REPO.parent / "shared" / "styles").glob("starry*.jpg"))), None)
-    if style is None:
-        style = str(work / "style.png")
-        Image.fromarray(painterly_frame(320, 240, 0.5, seed=3)).save(style)
+    style = bench_style(args.style, work)
     config = {"content": str(clip), "style": str(style), "width": args.width,
               "variants": {"content_start": {"gatys": {"uncovered_start": "content"}}}}
     (work / "config.yaml").write_text(yaml.safe_dump(config))
-    snakemake = str(Path(sys.executable).with_name("snakemake"))
     began = time.perf_counter()
-    result = subprocess.run([snakemake, "--snakefile", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "2",
-                             *(f"results/{name}.mp4" for name in RUNS)], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        print(result.stderr[-3000:])
-        raise SystemExit("the run failed")
+    run_workflow(work, [f"results/{name}.mp4" for name in RUNS])
     shots = json.loads((work / "results" / "out" / "shots.json").read_text())
     print(f"{3 * SHOT_FRAMES} frames at {args.width} px, style {Path(style).name}; {time.perf_counter() - began:.0f} s; "
           f"cuts found at {[cut['frame'] for cut in shots['cuts']]} (made at {SHOT_FRAMES} and {2 * SHOT_FRAMES})")

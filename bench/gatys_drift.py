@@ -50,6 +50,30 @@ def apply(config: dict, assignment: str) -> None:
     block[leaf] = yaml.safe_load(value)
 
 
+def bench_style(style: str | None, work: Path) -> str:
+    """The painting a bench renders with: `style` (made absolute, since Snakemake runs in the work folder), else
+    the shared Starry Night, else a generated painterly still written into `work`."""
+    if style:
+        return str(Path(style).resolve())
+    shared = next(iter(sorted((REPO.parent / "shared" / "styles").glob("starry*.jpg"))), None)
+    if shared is not None:
+        return str(shared)
+    path = work / "style.png"
+    Image.fromarray(painterly_frame(320, 240, 0.5, seed=3)).save(path)
+    return str(path)
+
+
+def run_workflow(work: Path, targets: list[str], *options: str) -> None:
+    """The README's `snakemake --cores 2 TARGETS` in `work` (its config.yaml); on failure, the end of its stderr and
+    a one-line exit."""
+    snakemake = str(Path(sys.executable).with_name("snakemake"))
+    result = subprocess.run([snakemake, "--snakefile", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "2",
+                             *targets, *options], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        print(result.stderr[-3000:])
+        raise SystemExit("the run failed")
+
+
 def write_sheet(work: Path, frames: int, out: Path) -> None:
     """Content, temporal and independent output side by side at frames 0, the middle and the last."""
     def frame(folder: str, number: int) -> np.ndarray:
@@ -81,10 +105,7 @@ def main() -> None:
             write_there_and_back(clip, 256, 144, args.frames, Fraction(12))
         else:
             write_content_video(clip, 256, 144, args.frames, Fraction(12))
-    style = args.style or next(iter(sorted((REPO.parent / "shared" / "styles").glob("starry*.jpg"))), None)
-    if style is None:
-        style = str(work / "style.png")
-        Image.fromarray(painterly_frame(320, 240, 0.5, seed=3)).save(style)
+    style = bench_style(args.style, work)
     config: dict = {"content": str(clip), "style": str(style), "width": args.width, "chunk_frames": 12,
                     "variants": {"independent": {"gatys": {"init": "content", "temporal_weight": 0.0}}}}
     for assignment in args.set:
@@ -92,13 +113,8 @@ def main() -> None:
     if args.independent_iterations:
         config["variants"]["independent"]["gatys"]["iterations"] = args.independent_iterations
     (work / "config.yaml").write_text(yaml.safe_dump(config))
-    snakemake = str(Path(sys.executable).with_name("snakemake"))
     began = time.perf_counter()
-    result = subprocess.run([snakemake, "--snakefile", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "2",
-                             "results/out.mp4", "results/independent.mp4"], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        print(result.stderr[-3000:])
-        raise SystemExit("the run failed")
+    run_workflow(work, ["results/out.mp4", "results/independent.mp4"])
     print(f"{args.frames} frames at {args.width} px, style {Path(style).name}, settings {args.set or 'defaults'}; "
           f"{time.perf_counter() - began:.0f} s")
     metrics = {name: json.loads((work / "results" / name / "metrics.json").read_text()) for name in ("out", "independent")}

@@ -32,8 +32,8 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from gatys_drift import apply  # noqa: E402  (bench/ is this script's own folder on sys.path)
-from stylepipe.demo import painterly_frame, write_content_video  # noqa: E402
+from gatys_drift import apply, bench_style, run_workflow  # noqa: E402  (bench/ is this script's own folder on sys.path)
+from stylepipe.demo import write_content_video  # noqa: E402
 from stylepipe.figures import contact_sheet  # noqa: E402
 from stylepipe.frames import segment_starts  # noqa: E402
 from stylepipe.frames import read_rgb  # noqa: E402
@@ -75,11 +75,7 @@ def main() -> None:
                              pictures=shot_frames(12, args.frames, (320, 180), pan=2))
         else:
             write_content_video(clip, 256, 144, args.frames, Fraction(12))
-    # Absolute: Snakemake runs in the work folder.
-    style = str(Path(args.style).resolve()) if args.style else next(iter(sorted((REPO.parent / "shared" / "styles").glob("starry*.jpg"))), None)
-    if style is None:
-        style = str(work / "style.png")
-        Image.fromarray(painterly_frame(320, 240, 0.5, seed=3)).save(style)
+    style = bench_style(args.style, work)
     names = {o: f"overlap{o}" for o in overlaps}
     config: dict = {"content": str(clip), "style": str(style), "width": args.width, "chunk_frames": 8,
                     "shots": {"detect": False},
@@ -87,15 +83,10 @@ def main() -> None:
     for assignment in args.set:
         apply(config, assignment)
     (work / "config.yaml").write_text(yaml.safe_dump(config))
-    snakemake = str(Path(sys.executable).with_name("snakemake"))
     targets = ["results/out/metrics.json", *(f"results/{name}.mp4" for name in names.values())]
     began = time.perf_counter()
     # One thread a job on every core: the segments of a run go side by side, as they would on several GPUs.
-    result = subprocess.run([snakemake, "--snakefile", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "2",
-                             *targets, "--set-threads", "stylize_gatys=1"], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        print(result.stderr[-3000:])
-        raise SystemExit("the run failed")
+    run_workflow(work, targets, "--set-threads", "stylize_gatys=1")
     print(f"{args.frames} frames ({args.scene}) at {args.width} px in one shot, segments from frames {split}; style {Path(style).name}; "
           f"settings {args.set or 'defaults'}; {time.perf_counter() - began:.0f} s")
     one_chain = json.loads((work / "results/out/metrics.json").read_text())["warp_error"]["output_per_frame"]
