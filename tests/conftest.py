@@ -24,6 +24,11 @@ TINY_FRAMES = 8
 TINY_SIZE = (64, 48)
 # `STYLEPIPE_TEST_DEVICE=cuda make test` runs the torch code paths and the pipeline's jobs on a GPU.
 TEST_DEVICE = os.environ.get("STYLEPIPE_TEST_DEVICE", "cpu")
+if TEST_DEVICE == "cuda":
+    from stylepipe.jobs.common import make_cuda_reproducible
+
+    # The tests that call the networks in this process get what every job gets from resolve_device.
+    make_cuda_reproducible()
 
 
 @pytest.fixture(scope="session")

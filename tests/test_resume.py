@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -134,6 +135,23 @@ def _start_and_wait_for_chunk(workdir: Path, chunk: str) -> tuple[subprocess.Pop
                 return proc, pids
         time.sleep(0.05)
     raise AssertionError("the stylise job never started")
+
+
+def test_a_job_that_gets_cuda_runs_reproducible_kernels():
+    """Identical frames after a resume need deterministic kernels on CUDA; checked here on any machine, in a fresh
+    process as a job is, by letting resolve_device believe a GPU is there."""
+    code = (
+        "import os, torch\n"
+        "torch.cuda.is_available = lambda: True\n"
+        "from stylepipe.jobs.common import resolve_device\n"
+        "assert torch.are_deterministic_algorithms_enabled() is False\n"
+        "print(resolve_device('auto'), torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,\n"
+        "      torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),\n"
+        "      torch.utils.deterministic.fill_uninitialized_memory, os.environ['CUBLAS_WORKSPACE_CONFIG'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "CUBLAS_WORKSPACE_CONFIG"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.split() == ["cuda", "True", "False", "True", "True", "False", ":4096:8"]
 
 
 def test_sigkill_of_a_job_then_rerun_gives_identical_frames(reference, tiny_inputs, tmp_path):

@@ -127,14 +127,38 @@ def stop_when_snakemake_dies(log: object, interval: float = 1.0) -> None:
 
 
 def resolve_device(device: str) -> str:
-    """`auto` picks CUDA when present; asking for CUDA without it is an error, not a silent fallback."""
+    """`auto` picks CUDA when present; asking for CUDA without it is an error, not a silent fallback.
+
+    A job that gets CUDA also gets `make_cuda_reproducible`, before it runs anything there."""
     import torch  # only the jobs that run a network pay for importing torch
 
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
         raise StylepipeError("config key 'device': cuda was asked for but torch sees no CUDA GPU; use auto or cpu")
+    if device == "cuda":
+        make_cuda_reproducible()
     return device
+
+
+def make_cuda_reproducible() -> None:
+    """Make CUDA give the same bits on every run of the same job.
+
+    A frame that is redone after a crash or a damaged cache must be byte-identical to the one it replaces, and
+    frames before a changed knob's first effect must not move. On CUDA they did not stay put: the first full run of
+    the suite on a GPU failed every such check. cuDNN's fastest backward convolutions add in no fixed order, and
+    Gatys mode optimises through them for hundreds of steps, so last-bit differences grow into visible ones. cuBLAS
+    reads its workspace setting when it first starts, hence the variable before any CUDA work.
+    """
+    import torch
+
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    # An op with no deterministic kernel says so in the job's log rather than stopping the job.
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    # Filling every new tensor with NaN is a debugging aid of the deterministic mode, and costs a pass per tensor.
+    torch.utils.deterministic.fill_uninitialized_memory = False
 
 
 def verified_frames(folder: str | Path) -> list[Path]:
