@@ -109,6 +109,8 @@ def main() -> None:
     parser.add_argument("--style", default=None)
     parser.add_argument("--width", type=int, default=320)
     parser.add_argument("--strength", type=float, default=None, help="temporal.strength (default: the config default)")
+    parser.add_argument("--change-scale", type=float, default=None,
+                        help="temporal.change_scale (default: the config default; 0 with --strength 0.6 is the blend before it)")
     parser.add_argument("--warp", default=None, help="temporal.warp: bilinear, cubic or lanczos (default: the config default)")
     parser.add_argument("--keep", default=None, help="work in this folder and keep it")
     args = parser.parse_args()
@@ -124,6 +126,8 @@ def main() -> None:
     config = {"content": str(clip), "style": str(style), "mode": "feedforward", "width": args.width}
     if args.strength is not None:
         config.setdefault("temporal", {})["strength"] = args.strength
+    if args.change_scale is not None:
+        config.setdefault("temporal", {})["change_scale"] = args.change_scale
     if args.warp is not None:
         config.setdefault("temporal", {})["warp"] = args.warp
     (work / "config.yaml").write_text(yaml.safe_dump(config))

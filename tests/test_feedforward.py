@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -12,8 +13,8 @@ from stylepipe.checkpoint import load_model, read_checkpoint, save_checkpoint
 from stylepipe.demo import Scene, painterly_frame
 from stylepipe.errors import StylepipeError
 from stylepipe.feedforward import prepare, stylize_batches
-from stylepipe.flow import warp_backward, warp_backward_torch
-from stylepipe.temporal import blend_with_previous
+from stylepipe.flow import warp_backward, warp_backward_torch, warping_error
+from stylepipe.temporal import blend_share, blend_with_previous, content_change
 from stylepipe.train import TrainSettings, train
 from stylepipe.transformer import TransformerNet
 
@@ -148,6 +149,58 @@ def test_blend_stabiliser_mixes_only_reliable_pixels():
     previous = np.full((4, 4, 3), 100, np.uint8)
     reliable = np.zeros((4, 4), bool)
     reliable[:2] = True
-    out = blend_with_previous(fresh, previous, np.zeros((4, 4, 2), np.float32), reliable, 0.6)
+    out = blend_with_previous(fresh, previous, np.zeros((4, 4, 2), np.float32), blend_share(reliable, 0.6), "bilinear")
     assert (out[:2] == 140).all()  # 0.4 * 200 + 0.6 * 100
     assert (out[2:] == 200).all()  # disoccluded or unreliable: the fresh frame, no ghost
+
+
+def test_content_change_follows_the_motion():
+    rng = np.random.default_rng(0)
+    texture = cv2.GaussianBlur(rng.integers(0, 256, (40, 60, 3)).astype(np.float32), (0, 0), 1.5)
+    previous = np.clip(texture, 0, 255).astype(np.uint8)
+    moved = np.roll(previous, 3, axis=1)  # everything moved 3 px right: pixel x of the new frame was at x - 3
+    flow = np.zeros((40, 60, 2), np.float32)
+    flow[..., 0] = -3
+    inner = (slice(4, -4), slice(8, -4))
+    assert content_change(moved, previous, flow)[inner].max() < 2
+    assert content_change(moved, previous, np.zeros_like(flow))[inner].mean() > 8
+
+
+def _stabilise(fresh: list[np.ndarray], content: list[np.ndarray], strength: float, change_scale: float) -> list[np.ndarray]:
+    """The blend along a still shot (zero flow, every pixel reliable), as the stabilise job runs it."""
+    still = np.zeros((*fresh[0].shape[:2], 2), np.float32)
+    reliable = np.ones(fresh[0].shape[:2], bool)
+    out = [fresh[0]]
+    for t in range(1, len(fresh)):
+        change = content_change(content[t], content[t - 1], still)
+        out.append(blend_with_previous(fresh[t], out[-1], still, blend_share(reliable, strength, change, change_scale)))
+    return out
+
+
+def test_blend_holds_a_still_scene_hard_and_lets_a_change_through_at_once():
+    # A feed-forward network re-invents its texture every frame from sensor noise: fresh frames flicker by 30 levels
+    # where the content moves by 2. At frame 10 a light comes on over the right half.
+    rng = np.random.default_rng(1)
+    height, width, frames = 32, 48, 20
+    scene = rng.integers(60, 120, (height, width, 3)).astype(np.float32)
+    content, fresh = [], []
+    for t in range(frames):
+        lit = scene.copy()
+        if t >= 10:
+            lit[:, width // 2 :] += 80
+        content.append(np.clip(lit + rng.normal(0, 2, lit.shape), 0, 255).astype(np.uint8))
+        fresh.append(np.clip(lit + rng.normal(0, 30, lit.shape), 0, 255).astype(np.uint8))
+    still = np.zeros((height, width, 2), np.float32)
+    everywhere = np.ones((height, width), bool)
+
+    def flicker(out: list[np.ndarray], ts: range) -> float:
+        return float(np.mean([warping_error(out[t], out[t - 1], still, everywhere) for t in ts]))
+
+    fixed = _stabilise(fresh, content, 0.6, 0.0)  # the blend before change_scale
+    following = _stabilise(fresh, content, 0.95, 12.0)
+    assert flicker(following, range(2, 10)) < 0.3 * flicker(fixed, range(2, 10))
+    # The light's frame: the right half is the fresh frame's within a few levels, not a blend with the dark one.
+    right = (slice(2, -2), slice(width // 2 + 3, -2))
+    assert np.abs(following[10][right].astype(float) - fresh[10][right]).mean() < 4
+    frozen = _stabilise(fresh, content, 0.95, 0.0)
+    assert np.abs(frozen[10][right].astype(float) - fresh[10][right]).mean() > 40

@@ -276,7 +276,7 @@ def test_feedforward_trains_stylises_stabilises_and_a_given_model_skips_training
     # temporal.method auto is blend in feedforward mode; it must lower the flicker of the raw output.
     assert warp["output_mean"] < warp["unstabilised_output_mean"]
     stats = json.loads((finished_run / "results/ff/stable/chunk_0000/stats.json").read_text())
-    assert stats["stabilised"] == {"method": "blend", "strength": 0.6, "warp": "lanczos"}
+    assert stats["stabilised"] == {"method": "blend", "strength": 0.95, "change_scale": 12, "warp": "lanczos"}
     assert "progress: 4/4 frames (100%)" in log
 
     # The trained model, given by path, renders another output with no train job (kept in this test so that it

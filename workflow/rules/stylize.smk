@@ -63,18 +63,22 @@ rule stylize_feedforward:
 
 
 rule stabilize:
-    """Blend each stylised frame with the warped previous stabilised frame where the flow is reliable."""
+    """Blend each stylised frame with the warped previous stabilised frame where the flow is reliable and the
+    content did not change."""
     input:
         shots="results/{name}/shots.json",  # the chunk's frames (params.span) come from it
         raw=raw_chunk,
         flow="results/{name}/flow/chunk_{chunk}.npz",
         previous=previous_stable,
+        frames="results/{name}/frames/content",  # where the content changed, the blend holds less
     output:
         frames=directory("results/{name}/stable/chunk_{chunk}"),
     params:
         span=this_chunk,
         strength=lambda wc: cfg(wc)["temporal"]["strength"],
+        change_scale=lambda wc: cfg(wc)["temporal"]["change_scale"],
         warp=lambda wc: cfg(wc)["temporal"]["warp"],
+        chunk_frames=lambda wc: cfg(wc)["chunk_frames"],
     log:
         "results/{name}/logs/stabilize_{chunk}.log",
     threads: stabilize_threads

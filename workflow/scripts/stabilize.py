@@ -10,5 +10,8 @@ with job_log(snakemake.log[0]):
         snakemake.output.frames,
         strength=snakemake.params.strength,
         warp=snakemake.params.warp,
+        frames_dir=snakemake.input.frames,
+        chunk_frames=snakemake.params.chunk_frames,
+        change_scale=snakemake.params.change_scale,
         threads=snakemake.threads,
     )

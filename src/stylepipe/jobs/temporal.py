@@ -18,7 +18,7 @@ from stylepipe.frames import atomic_dir, atomic_file, checked_folder, owned_fram
 from stylepipe.jobs.common import Log, content_frame_path, content_frames, find_frame, stderr_log, verified_frames
 from stylepipe.metrics import finite_mean
 from stylepipe.stitch import OutputFrames, Seam
-from stylepipe.temporal import blend_with_previous
+from stylepipe.temporal import blend_share, blend_with_previous, content_change
 
 
 def flow_job(
@@ -71,9 +71,12 @@ def flow_job(
 
 def stabilize_chunk_job(
     raw_dir: str, span: dict[str, int], flow_path: str, previous_dirs: Sequence[str], out_dir: str, strength: float, warp: str = "lanczos",
-    threads: int = 1, log: Log = stderr_log,
+    frames_dir: str | None = None, chunk_frames: int = 0, change_scale: float = 0.0, threads: int = 1, log: Log = stderr_log,
 ) -> None:
     """Blend each stylised frame with the stabilised frame before it, warped by the flow, where it is reliable.
+
+    With a `change_scale`, the share of the warped frame also falls where the content frames (`frames_dir`, in
+    folders of `chunk_frames`) show a change that the motion does not explain (`temporal.blend_share`).
 
     The first frame of a chain (`span["chain_start"]`: a shot's, or a segment's) is kept as it is: nothing before a cut
     shows the same scene, and a segment's chain owes nothing to the segment before it. Neither is any frame without
@@ -94,17 +97,31 @@ def stabilize_chunk_job(
             runs.append([])
         runs[-1].append(path)
 
+    follows_content = change_scale > 0
+    if follows_content:
+        if frames_dir is None:
+            raise ValueError("a change_scale needs the content frames")
+        numbers = [int(path.stem) for path in paths]
+        wanted = numbers if afresh(numbers[0]) else [numbers[0] - 1, *numbers]
+        content_paths = {int(path.stem): path for path in content_frames(frames_dir, wanted, chunk_frames)}
+
     def stabilise_run(run: Sequence[Path], scratch: Path) -> None:
         first = int(run[0].stem)
         # Only a run's first frame can start afresh; a run that does not goes on from the chunk before.
         previous = None if afresh(first) else read_rgb(find_frame(previous_dirs, first - 1))
+        previous_content = read_rgb(content_paths[first - 1]) if follows_content and previous is not None else None
         for path in run:
             number = int(path.stem)
             fresh = read_rgb(path)
+            content = read_rgb(content_paths[number]) if follows_content else None
             if previous is None:
                 previous = fresh
             else:
-                previous = blend_with_previous(fresh, previous, flows.backward(1, number), flows.reliable(1, number), strength, warp)
+                flow = flows.backward(1, number)
+                change = content_change(content, previous_content, flow, warp) if follows_content else None
+                share = blend_share(flows.reliable(1, number), strength, change, change_scale)
+                previous = blend_with_previous(fresh, previous, flow, share, warp)
+            previous_content = content
             write_rgb(scratch / path.name, previous)
 
     with atomic_dir(out_dir) as scratch:
@@ -112,9 +129,10 @@ def stabilize_chunk_job(
             for done in [pool.submit(stabilise_run, run, scratch) for run in runs]:
                 done.result()
         stats = json.loads((Path(raw_dir) / "stats.json").read_text())
-        stats["stabilised"] = {"method": "blend", "strength": strength, "warp": warp}
+        stats["stabilised"] = {"method": "blend", "strength": strength, "change_scale": change_scale, "warp": warp}
         (scratch / "stats.json").write_text(json.dumps(stats, indent=1))
-    log(f"stabilised {len(paths)} frames in {len(runs)} run(s) between cuts (blend, strength {strength}, {warp} warp)")
+    follows = f", less where the content changed (scale {change_scale:g})" if follows_content else ""
+    log(f"stabilised {len(paths)} frames in {len(runs)} run(s) between cuts (blend, strength {strength}{follows}, {warp} warp)")
 
 
 # Frames of the report's warping-error pass that one thread takes in turn.
