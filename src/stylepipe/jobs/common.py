@@ -145,8 +145,8 @@ def make_cuda_reproducible() -> None:
     """Make CUDA give the same bits on every run of the same job.
 
     A frame that is redone after a crash or a damaged cache must be byte-identical to the one it replaces, and
-    frames before a changed knob's first effect must not move. On CUDA they did not stay put: the first full run of
-    the suite on a GPU failed every such check. cuDNN's fastest backward convolutions add in no fixed order, and
+    frames before a changed knob's first effect must not move. On CUDA they did not stay put: a run of the suite on
+    an H200 failed every such check. cuDNN's fastest backward convolutions add in no fixed order, and
     Gatys mode optimises through them for hundreds of steps, so last-bit differences grow into visible ones. cuBLAS
     reads its workspace setting when it first starts, hence the variable before any CUDA work.
     """

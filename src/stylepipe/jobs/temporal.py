@@ -82,7 +82,7 @@ def stabilize_chunk_job(
     shows the same scene, and a segment's chain owes nothing to the segment before it. Neither is any frame without
     a flow from the frame before it, which is every cut inside a feed-forward chunk; the runs between them do not
     depend on each other, so `threads` threads take them side by side. Memory holds one frame and its predecessor
-    per thread.
+    per thread, and their content frames.
     """
     flows = ChunkFlows.load(flow_path)
     for folder in previous_dirs:
