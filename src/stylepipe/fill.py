@@ -49,12 +49,12 @@ def fill_uncovered(image: np.ndarray, known: np.ndarray, content: np.ndarray, si
     if not known.any():
         return content.copy()
     values = image.reshape(height * width, -1).astype(np.float32)
-    guide = content.reshape(height * width, 3).astype(np.float32) / 255
+    source = content.reshape(height * width, 3).astype(np.float32)
+    guide = source / 255
     filled = known.reshape(-1).copy()
     # Only the unknown pixels next to a known one can be filled in a round: the front. It is found once for the
     # whole frame, then kept up from the pixels each round fills, so a round costs the front's size, not the frame's.
     front = np.flatnonzero((cv2.dilate(known.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & ~known)
-    source = content.reshape(height * width, -1).astype(np.float32)
     rounds, limit = 0, max(MIN_REACH_PX, reach * max(height, width))
     while front.size and rounds < limit:
         rows, cols = np.divmod(front, width)
