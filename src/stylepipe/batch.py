@@ -20,11 +20,11 @@ from typing import Any
 import jsonschema
 import yaml
 
-from stylepipe.config import TOP_LEVEL_NAME, deep_merge, validate
+from stylepipe.config import TOP_LEVEL_NAME, TOP_LEVEL_ONLY, deep_merge, validate
 from stylepipe.errors import ConfigKeyError, StylepipeError
 
 PATH_COLUMNS = ("content", "style")
-NOT_COLUMNS = ("variants", "batch")
+NOT_COLUMNS = TOP_LEVEL_ONLY
 GLOB_CHARACTERS = re.compile(r"[*?\[]")
 
 

@@ -15,6 +15,8 @@ import yaml
 from stylepipe.errors import ConfigKeyError, StylepipeError
 
 TOP_LEVEL_NAME = "out"
+# Keys about the whole Snakemake run rather than one output: not in a variant or a batch row.
+TOP_LEVEL_ONLY = ("variants", "batch", "warm_start")
 
 
 def load_schema(path: str | Path) -> dict[str, Any]:
@@ -123,14 +125,15 @@ def resolve_variants(config: dict[str, Any], schema: dict[str, Any]) -> dict[str
     base = validate(config, schema)
     plain = {key: value for key, value in config.items() if key != "variants"}
     resolved = {TOP_LEVEL_NAME: {k: v for k, v in base.items() if k != "variants"}}
-    resolved[TOP_LEVEL_NAME].pop("batch", None)
+    for key in TOP_LEVEL_ONLY:
+        resolved[TOP_LEVEL_NAME].pop(key, None)
     for name, override in base["variants"].items():
-        for key in ("variants", "batch"):
+        for key in TOP_LEVEL_ONLY:
             if key in override:
                 raise StylepipeError(f"config key 'variants.{name}.{key}': only the top level can have {key}")
         merged = validate(deep_merge(plain, override), schema, prefix=f"variants.{name}")
-        merged.pop("variants", None)
-        merged.pop("batch", None)
+        for key in TOP_LEVEL_ONLY:
+            merged.pop(key, None)
         resolved[name] = merged
     return resolved
 

@@ -261,17 +261,37 @@ def read_rgb(path: str | Path) -> np.ndarray:
         raise StylepipeError(f"{path}: not a readable image ({exc})") from None
 
 
+def read_frame(path: str | Path) -> np.ndarray:
+    """Read a frame this pipeline wrote (8-bit RGB PNG) as HxWx3 uint8 RGB.
+
+    OpenCV decodes these in 0.76 ms at 320x136 against Pillow's 1.06. Anything else (another bit depth, alpha, a
+    damaged file) goes through `read_rgb`, which converts it or names the file in its error.
+    """
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if Path(path).is_file() else None
+    if image is None or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        return read_rgb(path)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
 # Stylised frames are all texture, which deflate's matching barely shrinks. Huffman coding alone after PNG's "sub"
 # row filter wrote 320x136 frames in 1.3 ms against Pillow's level 1 at 4.5 ms, at about the same size (106 KiB
 # against 103 on stylised frames, 97 against 95 on blended ones); trying every filter per row, as the default
 # does, cost 1.7x the time for 6% smaller files.
 _PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY,
                cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB]
+# Stored (deflate level 0, no filter): 0.26 ms a 320x136 frame against 1.32, and read back in 0.17 ms against 0.76,
+# for files 21% larger (128 KiB against 106 on stylised frames).
+_STORED_PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 0, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE]
 
 
-def write_rgb(path: str | Path, frame: np.ndarray) -> None:
-    """Write an HxWx3 uint8 frame as PNG (callers write into an atomic folder or file)."""
-    ok, data = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR), _PNG_PARAMS)
+def write_rgb(path: str | Path, frame: np.ndarray, *, compress: bool = True) -> None:
+    """Write an HxWx3 uint8 frame as PNG (callers write into an atomic folder or file).
+
+    `compress=False` stores the pixels as they are: for frames that one job writes and the next reads once, where
+    the encoding and decoding time matters more than the disk.
+    """
+    params = _PNG_PARAMS if compress else _STORED_PNG_PARAMS
+    ok, data = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR), params)
     if not ok:
         raise StylepipeError(f"{path}: could not encode the frame as PNG")
     Path(path).write_bytes(data.tobytes())

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from stylepipe.flow import FlowEstimator, consistency_mask, warping_error
-from stylepipe.frames import list_frames, read_rgb
+from stylepipe.frames import list_frames, read_frame
 from stylepipe.video import decode_frames, probe, scaled_size
 
 
@@ -30,9 +30,9 @@ def video_warping_errors(video: str | Path, width: int | None = None, method: st
     with tempfile.TemporaryDirectory(prefix="stylepipe-warp-") as scratch:
         decode_frames(video, Path(scratch), size)
         paths = list_frames(scratch)
-        previous = read_rgb(paths[0])
+        previous = read_frame(paths[0])
         for path in paths[1:]:
-            frame = read_rgb(path)
+            frame = read_frame(path)
             bwd = estimator(frame, previous)
             mask = consistency_mask(bwd, estimator(previous, frame))
             errors.append(warping_error(frame, previous, bwd, mask, interpolation))

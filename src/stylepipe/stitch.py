@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from stylepipe.errors import StylepipeError
-from stylepipe.frames import frame_name, list_frames, owned_frames, read_rgb
+from stylepipe.frames import frame_name, list_frames, owned_frames, read_frame
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,8 @@ class OutputFrames:
     def read(self, number: int) -> np.ndarray:
         sources = self.sources(number)
         if len(sources) == 1:
-            return read_rgb(sources[0][0])
-        mixed = sum(weight * read_rgb(path).astype(np.float32) for path, weight in sources)
+            return read_frame(sources[0][0])
+        mixed = sum(weight * read_frame(path).astype(np.float32) for path, weight in sources)
         return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
 
     def __iter__(self) -> Iterator[np.ndarray]:

@@ -1,5 +1,6 @@
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from stylepipe.arbitrary_files import ARBITRARY_WEIGHTS_FILE
 from stylepipe.batch import read_batch
 from stylepipe.errors import StylepipeError
 from stylepipe.flow import FLOW_RUN
+from stylepipe.jobs import warm
 from stylepipe.frames import DamagedCacheError, check_folder, set_aside
 from stylepipe.frames import chunk_layout as layout_chunks
 from stylepipe.preflight import preflight, trains_per_style, uses_arbitrary_network
@@ -59,7 +61,7 @@ try:
     if config.get("batch"):
         BATCH_ROWS = read_batch(
             config["batch"],
-            {key: value for key, value in config.items() if key not in ("variants", "batch")},
+            {key: value for key, value in config.items() if key not in stylepipe_config.TOP_LEVEL_ONLY},
             SCHEMA,
             stylepipe_config.load_schema(SCHEMAS / "batch.schema.yaml"),
             generated=tuple(DEMO_FILES.values()),
@@ -391,3 +393,33 @@ def all_cores():
 
 def uses_gpu(wildcards):
     return 0 if cfg(wildcards)["device"] == "cpu" else 1
+
+
+WARM = {"server": None}
+
+
+def start_warm_jobs():
+    """Start the server the network jobs fork from, when this run has such a job and runs it here, in this Python.
+
+    Not on a cluster (each job runs on its node, under its allocation) nor with --use-conda or containers (the
+    jobs' Python is another one).
+    """
+    if not config.get("warm_start", True) or not workflow.local_exec:
+        return
+    if workflow.deployment_settings.deployment_method:
+        return
+    # A checkpoint (the shot list) adds the stylise jobs to the DAG only once it has run.
+    if any(job.rule.name in warm.WARM_RULES or job.is_checkpoint for job in workflow.dag.needrun_jobs()):
+        WARM["server"] = warm.start_server(os.getpid())
+
+
+onstart:
+    start_warm_jobs()
+
+
+onsuccess:
+    warm.stop_server(WARM["server"])
+
+
+onerror:
+    warm.stop_server(WARM["server"])

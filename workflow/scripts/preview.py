@@ -1,12 +1,11 @@
-from stylepipe.jobs.common import job_log
-from stylepipe.jobs.preview import preview_job
+from stylepipe.jobs.warm import run_job
 
-with job_log(snakemake.log[0]):
-    preview_job(
-        snakemake.wildcards.name,
-        snakemake.params.config,
-        snakemake.input.frames,
-        {key: str(value) for key, value in snakemake.input.items() if key != "frames"},
-        snakemake.output.preview,
-        snakemake.threads,
-    )
+run_job(
+    snakemake.log[0], "stylepipe.jobs.preview", "preview_job",
+    snakemake.wildcards.name,
+    dict(snakemake.params.config),
+    str(snakemake.input.frames),
+    {key: str(value) for key, value in snakemake.input.items() if key != "frames"},
+    str(snakemake.output.preview),
+    snakemake.threads,
+)

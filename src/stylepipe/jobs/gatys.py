@@ -13,7 +13,7 @@ import torch
 
 from stylepipe import lossnet
 from stylepipe.flow import ChunkFlows
-from stylepipe.frames import atomic_dir, checked_folder, frame_name, list_frames, read_rgb, write_rgb
+from stylepipe.frames import atomic_dir, checked_folder, frame_name, list_frames, read_frame, write_rgb
 from stylepipe.gatys import CONTEXT_LAYER, GatysSettings, anchor_image, context_change, initial_image, optimise_coarse_to_fine, optimise_frame, temporal_terms, to_tensor, to_uint8
 from stylepipe.jobs.common import Log, Progress, content_frames, find_frame, resolve_device, stderr_log
 from stylepipe.style_targets import StyleTargets
@@ -76,7 +76,7 @@ def stylize_gatys_chunk_job(
         for path in frames:
             number = int(path.stem)
             began = time.perf_counter()
-            content = to_tensor(read_rgb(path), device)
+            content = to_tensor(read_frame(path), device)
             start, temporal_loss, anchor = None, None, None
             # A cut: almost nothing of the previous frame is reliably visible, so nothing should carry over.
             restart = number == span["chain_start"] or (flows is not None and flows.has(1, number)
@@ -87,10 +87,10 @@ def stylize_gatys_chunk_job(
                 previous = {d: done.get(number - d) for d in offsets}
                 for d in offsets:
                     if previous[d] is None:
-                        previous[d] = read_rgb(find_frame(previous_dirs, number - d))
+                        previous[d] = read_frame(find_frame(previous_dirs, number - d))
                 reliable = {d: flows.reliable(d, number).astype(np.float32) for d in offsets}
                 if gatys.context_relax > 0 and 1 in offsets:
-                    before = to_tensor(read_rgb(content_paths[number - 1]), device)
+                    before = to_tensor(read_frame(content_paths[number - 1]), device)
                     change = context_change(net, content, before, flows.backward(1, number), CONTEXT_LAYER[net.info.arch])
                     relax = np.exp(-gatys.context_relax * change).astype(np.float32)
                     reliable = {d: mask * relax for d, mask in reliable.items()}
@@ -155,7 +155,7 @@ def fidelity_per_frame(
     net = lossnet.load_loss_network(weights_path, device=device)
     meter = FidelityMeter(net, device)
     targets = StyleTargets(net, checked_folder(style_dir), json.loads(Path(index_path).read_text()), meter.style_layers, window, device)
-    contents = (read_rgb(p) for chunk in sorted(Path(frames_dir).glob("chunk_*")) for p in list_frames(chunk))
+    contents = (read_frame(p) for chunk in sorted(Path(frames_dir).glob("chunk_*")) for p in list_frames(chunk))
     report = summary(list(measure_frames(meter, outputs, contents, targets.grams_for)))
     log(f"fidelity: style distance {report['style_distance_mean']:.4f}, content distance {report['content_distance_mean']:.4f} "
         f"(first third {report['content_distance_first_third']:.4f}, last third {report['content_distance_last_third']:.4f}; "

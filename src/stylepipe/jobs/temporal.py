@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from stylepipe.flow import FLOW_RUN, ChunkFlows, FlowEstimator, FlowWriter, frame_flows, warping_error
-from stylepipe.frames import atomic_dir, atomic_file, checked_folder, owned_frames, read_rgb, shot_firsts, write_rgb, write_text_atomic
+from stylepipe.frames import atomic_dir, atomic_file, checked_folder, owned_frames, read_frame, shot_firsts, write_rgb, write_text_atomic
 from stylepipe.jobs.common import Log, content_frame_path, content_frames, find_frame, stderr_log, verified_frames
 from stylepipe.metrics import finite_mean
 from stylepipe.stitch import OutputFrames, Seam
@@ -46,7 +46,7 @@ def flow_job(
             earlier = [d for d in offsets if t - d >= shot_first[t]]
             for number in [t, *(t - d for d in earlier)]:
                 if number not in frames:
-                    frames[number] = read_rgb(paths[number])
+                    frames[number] = read_frame(paths[number])
             arrays.update(frame_flows(frames[t], {d: frames[t - d] for d in earlier}, t, estimator))
             frames = {n: f for n, f in frames.items() if n > t - max(offsets)}
         return arrays
@@ -108,12 +108,12 @@ def stabilize_chunk_job(
     def stabilise_run(run: Sequence[Path], scratch: Path) -> None:
         first = int(run[0].stem)
         # Only a run's first frame can start afresh; a run that does not goes on from the chunk before.
-        previous = None if afresh(first) else read_rgb(find_frame(previous_dirs, first - 1))
-        previous_content = read_rgb(content_paths[first - 1]) if follows_content and previous is not None else None
+        previous = None if afresh(first) else read_frame(find_frame(previous_dirs, first - 1))
+        previous_content = read_frame(content_paths[first - 1]) if follows_content and previous is not None else None
         for path in run:
             number = int(path.stem)
-            fresh = read_rgb(path)
-            content = read_rgb(content_paths[number]) if follows_content else None
+            fresh = read_frame(path)
+            content = read_frame(content_paths[number]) if follows_content else None
             if previous is None:
                 previous = fresh
             else:
@@ -182,7 +182,7 @@ def report_job(
         flows: dict[int, ChunkFlows] = {}
         previous: dict[str, np.ndarray] | None = None
         for t in range(max(0, run.start - 1), run.stop):
-            current = {"input": read_rgb(content_frame_path(frames_dir, t, chunk_frames))}
+            current = {"input": read_frame(content_frame_path(frames_dir, t, chunk_frames))}
             current.update({name: frames.read(t) for name, frames in outputs.items()})
             if t >= run.start:
                 chunk = flow_chunk[t]

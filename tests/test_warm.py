@@ -1,0 +1,142 @@
+"""The warm-start server: a job forked from it runs as it would in its own process, and stops as it would."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import interruptible
+from stylepipe.jobs import warm
+
+TESTS = Path(__file__).resolve().parent
+
+
+def _env(address: str | None) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key != warm.SOCKET_ENV}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
+    env["WARM_TEST_VARIABLE"] = "from the launcher"
+    if address:
+        env[warm.SOCKET_ENV] = address
+    return env
+
+
+def _launch(address: str | None, cwd: Path, *call: object, **kwargs: object) -> subprocess.Popen:
+    """A Snakemake script's process: run_job with the job's log, module, function and arguments."""
+    code = f"from stylepipe.jobs.warm import run_job\nrun_job(*{call!r}, **{kwargs!r})\n"
+    return subprocess.Popen([sys.executable, "-c", code], cwd=cwd, env=_env(address), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _wait_until(condition, seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.fixture
+def server(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
+    monkeypatch.delenv(warm.SOCKET_ENV, raising=False)
+    process = warm.start_server(os.getpid(), preload=("torch", "warm_jobs"))
+    address = os.environ.pop(warm.SOCKET_ENV)
+    yield process, address
+    warm.stop_server(process)
+    process.wait(timeout=60)
+
+
+def test_a_job_runs_in_a_child_of_the_server_in_the_launchers_folder_and_environment(server, tmp_path):
+    process, address = server
+    out, log = tmp_path / "where.json", tmp_path / "logs" / "job.log"
+    launcher = _launch(address, tmp_path, str(log), "warm_jobs", "where_am_i", str(out), note="warm")
+    _, stderr = launcher.communicate(timeout=120)
+    assert launcher.returncode == 0 and stderr == "", stderr
+    ran = json.loads(out.read_text())
+    assert ran["ppid"] == process.pid and ran["pid"] != launcher.pid
+    assert (ran["cwd"], ran["variable"], ran["note"], ran["torch"]) == (str(tmp_path), "from the launcher", "warm", True)
+    text = log.read_text()
+    assert text.startswith("started ") and "warm start: forked from the job server" in text
+    assert "where_am_i wrote its file" in text and "\nfinished " in text
+
+
+def test_without_a_server_the_job_runs_in_the_launcher(tmp_path):
+    out, log = tmp_path / "where.json", tmp_path / "job.log"
+    launcher = _launch(str(tmp_path / "no-such-socket"), tmp_path, str(log), "warm_jobs", "where_am_i", str(out), note="cold")
+    _, stderr = launcher.communicate(timeout=120)
+    assert launcher.returncode == 0, stderr
+    ran = json.loads(out.read_text())
+    assert ran["pid"] == launcher.pid and ran["torch"] is False
+    assert "warm start" not in log.read_text()
+
+
+def test_errors_come_back_as_they_would_from_the_job_itself(server, tmp_path):
+    _, address = server
+    clean = _launch(address, tmp_path, str(tmp_path / "clean.log"), "warm_jobs", "fails_cleanly", "style.png")
+    _, stderr = clean.communicate(timeout=120)
+    assert clean.returncode == 1
+    assert stderr.strip() == "stylepipe: style.png: not a readable image (a test)"
+    assert "error: style.png: not a readable image (a test)" in (tmp_path / "clean.log").read_text()
+    bug = _launch(address, tmp_path, str(tmp_path / "bug.log"), "warm_jobs", "fails_with_a_bug")
+    _, stderr = bug.communicate(timeout=120)
+    assert bug.returncode == 1 and "ZeroDivisionError: a bug" in stderr and "Traceback" in stderr
+
+
+def test_ctrl_c_reaches_the_job_and_a_killed_launcher_stops_it(server, tmp_path):
+    _, address = server
+    for how in (signal.SIGINT, signal.SIGKILL):
+        out_dir, pid_path, log = tmp_path / f"out-{how.name}", tmp_path / f"{how.name}.pid", tmp_path / f"{how.name}.log"
+        launcher = _launch(address, tmp_path, str(log), "warm_jobs", "writes_slowly", str(out_dir), str(pid_path))
+        assert _wait_until(lambda: pid_path.exists() and pid_path.read_text() and list(tmp_path.glob(f".{out_dir.name}.tmp-*/*")))
+        job = int(pid_path.read_text())
+        assert job != launcher.pid and _alive(job)
+        launcher.send_signal(how)
+        _, stderr = launcher.communicate(timeout=60)
+        assert launcher.returncode == -how
+        assert _wait_until(lambda: not _alive(job), 10), f"the job ran on after {how.name} to its launcher"
+        assert not out_dir.exists()
+        if how == signal.SIGINT:
+            # KeyboardInterrupt ran the job's cleanup, as in a job of its own: no scratch folder is left.
+            assert not list(tmp_path.glob(f".{out_dir.name}.tmp-*"))
+            assert "KeyboardInterrupt" in stderr
+        else:
+            assert "script process has gone; this job stops too" in log.read_text()
+
+
+def test_the_server_leaves_when_asked_or_when_snakemake_has_gone(tmp_path):
+    code = (
+        "import os, sys, time\n"
+        "from stylepipe.jobs import warm\n"
+        "server = warm.start_server(os.getpid(), preload=())\n"
+        "print(server.pid, os.environ[warm.SOCKET_ENV], flush=True)\n"
+        "if sys.argv[1] == 'stop':\n"
+        "    while not os.path.exists(os.environ[warm.SOCKET_ENV]):\n"
+        "        time.sleep(0.01)\n"
+        "    warm.stop_server(server)\n"
+        "    print(server.wait(timeout=30), warm.SOCKET_ENV in os.environ, flush=True)\n"
+        "os._exit(0)  # as kill -9 would: no chance to stop the server\n"
+    )
+    for how in ("stop", "vanish"):
+        result = subprocess.run([sys.executable, "-c", code, how], capture_output=True, text=True, timeout=60, check=True)
+        lines = result.stdout.split("\n")
+        pid, address = lines[0].split()
+        if how == "stop":  # (the script stops it once it listens)
+            assert lines[1] == "0 False"
+        assert _wait_until(lambda: not _alive(int(pid)), 10), f"the server stayed after '{how}'"
+        assert not Path(address).parent.exists(), "its socket folder is removed"
