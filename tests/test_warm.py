@@ -140,3 +140,18 @@ def test_the_server_leaves_when_asked_or_when_snakemake_has_gone(tmp_path):
             assert lines[1] == "0 False"
         assert _wait_until(lambda: not _alive(int(pid)), 10), f"the server stayed after '{how}'"
         assert not Path(address).parent.exists(), "its socket folder is removed"
+
+
+def test_a_server_whose_imports_initialised_cuda_leaves_and_jobs_run_on_their_own(monkeypatch, tmp_path):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
+    monkeypatch.delenv(warm.SOCKET_ENV, raising=False)
+    process = warm.start_server(os.getpid(), preload=("torch", "warm_cuda_initialised"))
+    address = os.environ.pop(warm.SOCKET_ENV)
+    process.wait(timeout=120)  # it leaves by itself, before taking a job
+    assert not Path(address).exists()
+    out, log = tmp_path / "where.json", tmp_path / "job.log"
+    launcher = _launch(address, tmp_path, str(log), "warm_jobs", "where_am_i", str(out), note="cold")
+    _, stderr = launcher.communicate(timeout=120)
+    assert launcher.returncode == 0, stderr
+    assert json.loads(out.read_text())["pid"] == launcher.pid
+    assert "warm start" not in log.read_text()

@@ -158,6 +158,11 @@ def serve(address: str, parent_pid: int, preload: tuple[str, ...]) -> None:
     try:
         for name in preload:
             importlib.import_module(name)
+        if _cuda_initialised():
+            # A child could not use CUDA (torch refuses it after a fork); the launchers run their jobs themselves.
+            print("stylepipe: the warm-start server found CUDA initialised after its imports; jobs start on their own",
+                  file=sys.stderr, flush=True)
+            return
         while True:
             accepting = not stopping.is_set() and os.getppid() == parent_pid
             if not accepting and listener.fileno() >= 0:
@@ -189,6 +194,11 @@ def serve(address: str, parent_pid: int, preload: tuple[str, ...]) -> None:
             os.rmdir(os.path.dirname(address))
         except OSError:
             pass
+
+
+def _cuda_initialised() -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and torch.cuda.is_initialized()
 
 
 def _accept(listener: socket.socket, children: dict[int, tuple[int, socket.socket]]) -> None:
