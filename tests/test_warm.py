@@ -18,9 +18,14 @@ from stylepipe.jobs import warm
 TESTS = Path(__file__).resolve().parent
 
 
+def _with_tests(pythonpath: str | None) -> str:
+    """PYTHONPATH with the tests folder first, so that the server and launchers can import warm_jobs."""
+    return os.pathsep.join(filter(None, [str(TESTS), pythonpath]))
+
+
 def _env(address: str | None) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key != warm.SOCKET_ENV}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = _with_tests(env.get("PYTHONPATH"))
     env["WARM_TEST_VARIABLE"] = "from the launcher"
     if address:
         env[warm.SOCKET_ENV] = address
@@ -51,12 +56,17 @@ def _wait_until(condition, seconds: float = 20) -> bool:
     return condition()
 
 
+def _start_server(monkeypatch, preload: tuple[str, ...]) -> tuple[subprocess.Popen, str]:
+    """A server for this test process, with the tests folder importable; its address, kept out of our environment."""
+    monkeypatch.setenv("PYTHONPATH", _with_tests(os.environ.get("PYTHONPATH")))
+    monkeypatch.delenv(warm.SOCKET_ENV, raising=False)
+    process = warm.start_server(os.getpid(), preload=preload)
+    return process, os.environ.pop(warm.SOCKET_ENV)
+
+
 @pytest.fixture
 def server(monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
-    monkeypatch.delenv(warm.SOCKET_ENV, raising=False)
-    process = warm.start_server(os.getpid(), preload=("torch", "warm_jobs"))
-    address = os.environ.pop(warm.SOCKET_ENV)
+    process, address = _start_server(monkeypatch, ("torch", "warm_jobs"))
     yield process, address
     warm.stop_server(process)
     process.wait(timeout=60)
@@ -143,10 +153,7 @@ def test_the_server_leaves_when_asked_or_when_snakemake_has_gone(tmp_path):
 
 
 def test_a_server_whose_imports_initialised_cuda_leaves_and_jobs_run_on_their_own(monkeypatch, tmp_path):
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
-    monkeypatch.delenv(warm.SOCKET_ENV, raising=False)
-    process = warm.start_server(os.getpid(), preload=("torch", "warm_cuda_initialised"))
-    address = os.environ.pop(warm.SOCKET_ENV)
+    process, address = _start_server(monkeypatch, ("torch", "warm_cuda_initialised"))
     process.wait(timeout=120)  # it leaves by itself, before taking a job
     assert not Path(address).exists()
     out, log = tmp_path / "where.json", tmp_path / "job.log"

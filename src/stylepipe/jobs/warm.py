@@ -211,11 +211,9 @@ def _accept(listener: socket.socket, children: dict[int, tuple[int, socket.socke
             raise OSError("incomplete request")
         size = _HEADER.unpack(data[: _HEADER.size])[0]
         data = data[_HEADER.size :]
-        while len(data) < size:
-            chunk = connection.recv(size - len(data))
-            if not chunk:
-                raise OSError("incomplete request")
-            data += chunk
+        data += _receive_exactly(connection, size - len(data))
+        if len(data) < size:
+            raise OSError("incomplete request")
         request = pickle.loads(data)
         connection.settimeout(None)
     except (OSError, pickle.UnpicklingError, EOFError):
