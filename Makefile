@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 CORES ?= all
 
-.PHONY: install install-cluster run test test-cluster bench lint clean
+.PHONY: install install-cluster run test test-fast test-cluster bench lint clean
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,13 @@ run: install
 test: install
 	$(BIN)/python -m pytest -q
 
+# The unit tests: no Snakemake run, no network; under a minute on 2 cores.
+FAST_TESTS := tests/test_config.py tests/test_fill.py tests/test_frames.py tests/test_gatys.py tests/test_photo_scene.py \
+	tests/test_cli.py tests/test_stitch.py tests/test_warm.py tests/test_video.py
+
+test-fast: install
+	$(BIN)/python -m pytest -q $(FAST_TESTS)
+
 # A real one-node SLURM (slurm-wlm and munge from apt, as root) renders the tiny config through profiles/slurm
 # and must match a local run; the test stops the daemons it started.
 test-cluster: install-cluster
@@ -44,6 +51,7 @@ bench: install
 	$(BIN)/python bench/gatys_quality.py
 
 lint: install
+	$(BIN)/ruff check src tests bench workflow/scripts
 	$(BIN)/snakemake --lint
 
 clean:

@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from stylepipe.arbitrary_files import ARBITRARY_WEIGHTS_FILE  # noqa: E402
-from stylepipe.demo import _pipe_frames_to_ffmpeg, painterly_frame  # noqa: E402
+from stylepipe.demo import pipe_frames_to_h264, painterly_frame  # noqa: E402
 from stylepipe.video import probe  # noqa: E402
 
 SIZE = (640, 272)
@@ -77,7 +77,7 @@ def write_clip(path: Path, pictures: list[np.ndarray]) -> None:
     frames = (f for shot, n in enumerate(SHOT_FRAMES) for f in shot_frames(pictures[shot], shot, n, rng))
     seconds = sum(SHOT_FRAMES) / FPS
     audio = ["-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=48000:duration={float(seconds):.3f}", "-c:a", "aac", "-b:a", "96k", "-shortest"]
-    _pipe_frames_to_ffmpeg(audio, frames, SIZE, FPS, path)
+    pipe_frames_to_h264(audio, frames, SIZE, FPS, path)
 
 
 def network_alone(work: Path) -> float:

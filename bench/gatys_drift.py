@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from stylepipe.figures import contact_sheet  # noqa: E402
 from stylepipe.frames import read_rgb  # noqa: E402
-from stylepipe.demo import Scene, _pipe_frames_to_ffmpeg, painterly_frame, write_content_video  # noqa: E402
+from stylepipe.demo import Scene, pipe_frames_to_h264, painterly_frame, write_content_video  # noqa: E402
 
 
 def write_there_and_back(path: Path, width: int, height: int, frames: int, fps: Fraction) -> None:
@@ -38,7 +38,7 @@ def write_there_and_back(path: Path, width: int, height: int, frames: int, fps: 
     the first and last thirds hold the same pictures and any rise in content distance between them is drift."""
     scene = Scene(width, height, (frames + 1) // 2)
     order = [min(t, frames - 1 - t) for t in range(frames)]
-    _pipe_frames_to_ffmpeg([], (scene.render(t) for t in order), (width, height), fps, path)
+    pipe_frames_to_h264([], (scene.render(t) for t in order), (width, height), fps, path)
 
 
 def apply(config: dict, assignment: str) -> None:

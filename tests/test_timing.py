@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from PIL import Image
 
 from conftest import make_workdir, run_snakemake, tiny_config
 from stylepipe.frames import read_rgb
-from stylepipe.video import encode_video, iter_frames, probe, scaled_size
+from stylepipe.video import encode_video, ffmpeg_exe, iter_frames, probe, scaled_size
 from videotools import read_all_frames, write_timed_clip
 
 EIGHT_FPS = [i / 8 for i in range(8)]
@@ -24,7 +25,13 @@ CLIPS = {
     "rot90": ("rot90.mp4", {"times": EIGHT_FPS, "audio": (0.0, 1.0), "rotation": 90}),
     "rot270": ("rot270.mp4", {"times": EIGHT_FPS, "audio": (0.0, 1.0), "rotation": 270}),
     "vfr": ("vfr.mp4", {"times": EIGHT_FPS + [1 + i / 16 for i in range(8)], "audio": (0.0, 1.5)}),
+    "oneframe": ("one.mp4", {"times": [0.0], "audio": (0.0, 0.5)}),
+    # One frame that starts at 2.4 s, made by ffmpeg's `select` (below): its rate was read as 2147483648 fps.
+    "latesingle": ("late_single.mp4", None),
+    "twoframes": ("two.mp4", {"times": EIGHT_FPS[:2], "audio": (0.0, 0.25)}),
 }
+# Clips that also serve as style videos.
+STYLE_CLIPS = ("oneframe", "twoframes")
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +40,10 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths = {}
     for name, (filename, kwargs) in CLIPS.items():
         paths[name] = folder / filename
-        write_timed_clip(paths[name], **kwargs)
+        if kwargs is not None:
+            write_timed_clip(paths[name], **kwargs)
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=s=64x48:r=25:d=3", "-vf", "select='eq(n,60)'",
+                    "-fps_mode", "vfr", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(paths["latesingle"])], check=True)
     return paths
 
 
@@ -92,8 +102,9 @@ def rendered(clips, tiny_inputs, tmp_path_factory) -> Path:
     config = tiny_config(tiny_inputs, style=str(tiny_inputs["style_rgba"]), chunk_frames=8)
     config["gatys"] = {"iterations": 2, "first_iterations": 2, "scale_iterations": [2, 2], "init": "content", "temporal_weight": 0.0}
     config["variants"] = {name: {"content": str(path)} for name, path in clips.items()}
+    config["variants"].update({f"{name}_style": {"style": str(clips[name])} for name in STYLE_CLIPS})
     workdir = make_workdir(tmp_path_factory.mktemp("timedrun"), config)
-    result = run_snakemake(workdir, *[f"results/{name}.mp4" for name in CLIPS])
+    result = run_snakemake(workdir, *[f"results/{name}.mp4" for name in config["variants"]])
     assert result.returncode == 0, result.stderr[-3000:]
     return workdir
 
@@ -110,6 +121,18 @@ def test_pipeline_output_keeps_frames_timing_audio_and_orientation(rendered, cli
         shown = read_all_frames(clips[name], size)[0].astype(int)
         assert np.abs(first - shown).mean() < 6
         assert np.abs(first - shown[::-1, ::-1]).mean() > 4 * np.abs(first - shown).mean()
+
+
+@pytest.mark.parametrize("name", STYLE_CLIPS)
+def test_a_style_video_of_one_or_two_frames_styles_every_frame(rendered, tiny_inputs, name):
+    output = probe(rendered / f"results/{name}_style.mp4")
+    assert output.frame_count == probe(tiny_inputs["content"]).frame_count
+
+
+def test_a_single_frame_with_no_usable_rate_gets_a_sane_one_and_says_so(rendered, clips):
+    meta = probe(clips["latesingle"])
+    assert meta.frame_count == 1 and 1 <= meta.fps <= 1000 and meta.video_start == pytest.approx(2.4)
+    assert "frame rate comes from" in (rendered / "results/latesingle/logs/probe.log").read_text()
 
 
 def test_short_audio_never_shortens_the_video(rendered, clips):
@@ -151,10 +174,6 @@ def _write_alpha_clip(path: Path) -> None:
 
 
 def test_an_animated_gif_keeps_its_rate(tmp_path):
-    import subprocess
-
-    from stylepipe.video import ffmpeg_exe
-
     gif = tmp_path / "anim.gif"
     subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=48x32:rate=8", "-t", "2", str(gif)], check=True)
     source = probe(gif)

@@ -162,3 +162,32 @@ def test_a_server_whose_imports_initialised_cuda_leaves_and_jobs_run_on_their_ow
     assert launcher.returncode == 0, stderr
     assert json.loads(out.read_text())["pid"] == launcher.pid
     assert "warm start" not in log.read_text()
+
+
+def test_a_tmpdir_too_long_for_a_socket_turns_warm_start_off_and_leaves_nothing(tmp_path, monkeypatch):
+    long_tmp = tmp_path / ("x" * 60) / ("y" * 60)
+    long_tmp.mkdir(parents=True)
+    monkeypatch.setenv("TMPDIR", str(long_tmp))
+    monkeypatch.setattr(warm.tempfile, "tempdir", None)
+    said: list[str] = []
+    monkeypatch.delenv(warm.SOCKET_ENV, raising=False)
+    assert warm.start_server(os.getpid(), preload=(), log=said.append) is None
+    assert len(said) == 1 and "warm start off" in said[0] and "TMPDIR" in said[0]
+    assert list(long_tmp.iterdir()) == [] and warm.SOCKET_ENV not in os.environ
+
+
+def test_without_pidfds_warm_start_is_off_and_says_why(monkeypatch):
+    monkeypatch.delattr(warm.os, "pidfd_open")
+    said: list[str] = []
+    assert warm.start_server(os.getpid(), preload=(), log=said.append) is None
+    assert said and "needs Linux" in said[0]
+
+
+def test_a_server_that_cannot_listen_leaves_no_folder(tmp_path):
+    folder = tmp_path / "stylepipe-warm-x"
+    folder.mkdir()
+    address = folder / ("s" * 120)  # longer than a Unix socket's path may be: bind fails
+    result = subprocess.run([sys.executable, "-m", "stylepipe.jobs.warm", str(address), str(os.getpid())],
+                            capture_output=True, text=True, timeout=30, env=_env(None))
+    assert "warm start off" in result.stderr and "Traceback" not in result.stderr
+    assert not folder.exists()

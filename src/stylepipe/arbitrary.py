@@ -19,7 +19,6 @@ import torch.nn.functional as F
 from torch import nn
 
 STYLE_VECTOR_SIZE = 100
-STYLE_IMAGE_SIZE = 256  # the predictor's input, as in the paper
 INSTANCE_NORM_EPS = 1e-5
 
 # MobileNetV2 (width 1.0) inverted residual blocks: expansion, output channels, repeats, first stride.

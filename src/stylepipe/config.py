@@ -23,10 +23,16 @@ def load_schema(path: str | Path) -> dict[str, Any]:
     return yaml.safe_load(Path(path).read_text())
 
 
+# `--config warm_start=false` gives the string 'false': the words YAML reads as booleans are taken as them.
+BOOLEAN_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+
+
 def _fill_defaults(config: dict[str, Any], schema: dict[str, Any]) -> None:
     for key, sub in schema.get("properties", {}).items():
         if key not in config and "default" in sub:
             config[key] = copy.deepcopy(sub["default"])
+        if sub.get("type") == "boolean" and isinstance(config.get(key), str) and config[key].lower() in BOOLEAN_WORDS:
+            config[key] = BOOLEAN_WORDS[config[key].lower()]
         if isinstance(config.get(key), dict) and "properties" in sub:
             _fill_defaults(config[key], sub)
     if isinstance(config.get("style"), list):
@@ -54,22 +60,40 @@ def _describe(error: jsonschema.ValidationError, schema: dict[str, Any], prefix:
         return f"config key '{where}.{error.instance}': that variant name is not allowed (use letters, digits, _ and -; 'out' is the top level)"
     if where.split(".")[0] == "style":
         return f"config key '{where}': must be a path, or a list of paths or {{path, weight}} entries"
+    if error.validator == "oneOf":
+        # Name what each alternative wants, rather than jsonschema's "not valid under any of the given schemas".
+        wants = [_wanted(option) for option in error.validator_value]
+        return f"config key '{where}': {error.instance!r} is not {' or '.join(wants)}"
     return f"config key '{where or '(top level)'}': {error.message}"
+
+
+def _wanted(option: dict[str, Any]) -> str:
+    if "const" in option:
+        return repr(option["const"])
+    if "enum" in option:
+        return " or ".join(map(repr, option["enum"]))
+    kind = {"integer": "a whole number", "number": "a number", "string": "a string", "array": "a list",
+            "boolean": "true or false", "object": "a mapping"}.get(option.get("type"), str(option.get("type", "something else")))
+    bounds = [f"at least {option['minimum']}" if "minimum" in option else "",
+              f"at most {option['maximum']}" if "maximum" in option else ""]
+    return " ".join([kind, *filter(None, bounds)])
 
 
 # `chunk_frames: auto`: a Gatys frame takes seconds, so small chunks lose little on resume; a feed-forward frame
 # takes milliseconds, so each job's start (Python, torch, the model: about 2 s) must be spread over many frames.
 # 250 frames (10 s of 25 fps video) are 4 s of network at 320 px on a 2-core CPU and a minute or two at 1080p.
 AUTO_CHUNK_FRAMES = {"gatys": 8, "feedforward": 250}
+# `flow.preset: auto`: Gatys mode carries its strokes along the flow and spends seconds a frame anyway; feed-forward
+# mode only blends along it, at milliseconds a frame (stylepipe.flow.FINE_DIS).
+AUTO_FLOW_PRESET = {"gatys": "fine", "feedforward": "medium"}
 
 
 def _resolve_derived(config: dict[str, Any]) -> None:
-    """Turn `auto` and old key names into the values the rules use."""
+    """Turn `auto` into the values the rules use."""
     if config.get("chunk_frames") == "auto":
         config["chunk_frames"] = AUTO_CHUNK_FRAMES[config["mode"]]
-    style_video = config["style_video"]
-    old = style_video.pop("gram_window", None)
-    style_video.setdefault("window", 1 if old is None else old)
+    if config["flow"].get("preset") == "auto":
+        config["flow"]["preset"] = AUTO_FLOW_PRESET[config["mode"]]
 
 
 def _check_style_weights(style: Any, prefix: str) -> None:

@@ -1,12 +1,14 @@
-"""Procedural demo inputs: a panning textured scene with an occluding object, and painterly styles.
+"""Demo inputs: a clip made from a real photograph with exact motion, and painterly styles; and the procedural
+textured scene with an occluding object that the tests use.
 
-The scene's motion is known exactly, so tests can check flow, warping and occlusion against ground truth.
+Both scenes' motion is known exactly, so tests and benches can check flow, warping and occlusion against the truth.
 """
 
 from __future__ import annotations
 
 import colorsys
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -16,6 +18,7 @@ import numpy as np
 
 from stylepipe.errors import StylepipeError
 from stylepipe.frames import atomic_file, write_rgb
+from stylepipe.photo_scene import PhotoScene
 from stylepipe.video import ffmpeg_exe
 
 
@@ -137,7 +140,9 @@ def painterly_frame(width: int, height: int, t: float, seed: int = 1, strokes: i
     return canvas
 
 
-def _pipe_frames_to_ffmpeg(args: list[str], frames, size: tuple[int, int], fps: Fraction, out: Path) -> None:
+def pipe_frames_to_h264(args: list[str], frames: Iterable[np.ndarray], size: tuple[int, int], fps: Fraction, out: Path) -> None:
+    """Encode RGB uint8 `frames` of `size` at `fps` into `out` (H.264, yuv420p, crf 16), with ffmpeg options `args`
+    for a further input such as a tone."""
     width, height = size
     cmd = [
         ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
@@ -161,23 +166,62 @@ def write_content_video(
 ) -> Scene:
     """Render the demo scene to an H.264 .mp4 with an optional 440 Hz tone; returns the scene."""
     scene = Scene(width, height, frames, seed=seed)
-    seconds = frames / fps
-    audio_args = (
-        ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={float(seconds):.3f}",
-         "-c:a", "aac", "-b:a", "96k", "-shortest"]
-        if audio
-        else []
-    )
     with atomic_file(path) as tmp:
-        _pipe_frames_to_ffmpeg(audio_args, (scene.render(t) for t in range(frames)), (width, height), fps, tmp)
+        pipe_frames_to_h264(_tone(frames / fps) if audio else [], (scene.render(t) for t in range(frames)), (width, height), fps, tmp)
     return scene
+
+
+# Photographs from a wheel on PyPI that ships them, so nothing is fetched from anywhere else: scikit-image's `data`
+# folder. The demo uses NASA's portrait of Eileen Collins (`astronaut`, public domain) and a cup of coffee (`coffee`,
+# CC0); the benches also use `rocket` (public domain: a launch pad under a smooth sky) and `chelsea` (CC0: a cat).
+PHOTO_WHEEL = "scikit-image==0.26.0"
+PHOTO_FILES = {"astronaut": "astronaut.png", "coffee": "coffee.png", "rocket": "rocket.jpg", "chelsea": "chelsea.png"}
+# Any platform's wheel holds the same photographs; naming one makes the download the same file everywhere.
+PHOTO_WHEEL_PLATFORM = ("--only-binary=:all:", "--platform", "manylinux_2_28_x86_64", "--python-version", "3.11",
+                        "--implementation", "cp", "--abi", "cp311")
+
+
+def photographs(*names: str) -> dict[str, np.ndarray]:
+    """The named photographs (keys of PHOTO_FILES) as RGB uint8: from scikit-image when it is installed, else from its
+    wheel, downloaded with pip (about 14 MB)."""
+    import importlib.util
+    import tempfile
+
+    from stylepipe.frames import read_rgb
+    from stylepipe.wheels import extract_from_wheel
+
+    members = {name: f"skimage/data/{PHOTO_FILES[name]}" for name in names}
+    spec = importlib.util.find_spec("skimage")
+    if spec is not None and spec.submodule_search_locations:
+        root = Path(next(iter(spec.submodule_search_locations))).parent
+        if all((root / member).is_file() for member in members.values()):
+            return {name: read_rgb(root / member) for name, member in members.items()}
+    with tempfile.TemporaryDirectory(prefix="stylepipe-photos-") as tmp:
+        paths = extract_from_wheel(PHOTO_WHEEL, list(members.values()), tmp, "the demo's photographs",
+                                   "render your own clip instead: --config content=CLIP style=PAINTING", PHOTO_WHEEL_PLATFORM)
+        return {name: read_rgb(path) for name, path in zip(members, paths)}
+
+
+def write_photo_video(path: str | Path, width: int, height: int, frames: int, fps: Fraction, audio: bool = True) -> PhotoScene:
+    """The demo clip: a real photograph the camera pans, zooms and turns over, a round object crossing it, a 440 Hz tone."""
+    photos = photographs("astronaut", "coffee")
+    # The astronaut's face and helmet ring in view, the camera drifting down and right past them.
+    scene = PhotoScene(photos["astronaut"], photos["coffee"], width, height, frames, view=0.85, view_centre=(0.45, 0.28))
+    with atomic_file(path) as tmp:
+        pipe_frames_to_h264(_tone(frames / fps) if audio else [], (scene.render(t) for t in range(frames)), (width, height), fps, tmp)
+    return scene
+
+
+def _tone(seconds: Fraction) -> list[str]:
+    return ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={float(seconds):.3f}",
+            "-c:a", "aac", "-b:a", "96k", "-shortest"]
 
 
 def write_style_video(path: str | Path, width: int, height: int, frames: int, fps: Fraction, seed: int = 1) -> None:
     """Render the animated painterly pattern to an H.264 .mp4 with no audio."""
     with atomic_file(path) as tmp:
         stream = (painterly_frame(width, height, t / float(fps), seed) for t in range(frames))
-        _pipe_frames_to_ffmpeg([], stream, (width, height), fps, tmp)
+        pipe_frames_to_h264([], stream, (width, height), fps, tmp)
 
 
 def write_style_image(path: str | Path, width: int, height: int, seed: int = 3) -> None:

@@ -21,7 +21,6 @@ from stylepipe.frames import list_frames, read_rgb
 from stylepipe.style import style_frame_shares
 from stylepipe.colour import keep_content_colours
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 def cpu_supports_bf16() -> bool:

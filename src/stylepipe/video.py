@@ -22,7 +22,7 @@ from stylepipe.errors import StylepipeError
 
 # Audio codecs that an .mp4 container takes as they are; anything else is re-encoded to AAC.
 MP4_AUDIO_CODECS = {"aac", "mp3", "alac", "opus", "ac3", "eac3", "flac"}
-VIDEO_ENCODERS = {"h264": "libx264", "h265": "libx265", "hevc": "libx265"}
+VIDEO_ENCODERS = {"h264": "libx264", "h265": "libx265"}
 
 
 def ffmpeg_exe() -> str:
@@ -53,6 +53,9 @@ class VideoMeta:
     audio_seconds: float | None = None
     variable_rate: bool = False
     has_alpha: bool = False
+    # Where the frame rate comes from: the frames' timestamps, the stream header (one frame), or neither gave a rate
+    # in FPS_RANGE and it is DEFAULT_FPS.
+    rate_source: str = "timestamps"
 
     @property
     def fps(self) -> Fraction:
@@ -139,7 +142,10 @@ def probe(path: str | Path) -> VideoMeta:
         time_base = stream.time_base or Fraction(1, 90000)
         pts: list[int] = []
         rotation, width, height, alpha = 0, 0, 0, _has_alpha(stream.codec_context.pix_fmt)
-        step = _nominal_step(stream, time_base)
+        # Read while the container is open: PyAV's rate properties read freed memory once it is closed (a crash
+        # on one-frame clips), and a header's rate can be anything (2147483648 fps for a frame at 2.4 s).
+        header_rate = _header_rate(stream)
+        step = max(1, round(1 / ((header_rate or DEFAULT_FPS) * time_base)))
         try:
             for frame in container.decode(stream):
                 if not pts:
@@ -155,18 +161,26 @@ def probe(path: str | Path) -> VideoMeta:
     audio_codec, audio_start, audio_seconds = _audio_extent(path)
     if rotation in (90, 270):
         width, height = height, width
-    rate, variable = _rate(pts, time_base, stream)
+    rate, variable, source = _rate(pts, time_base, header_rate)
     return VideoMeta(
         path=str(path), width=width, height=height, fps_num=rate.numerator, fps_den=rate.denominator,
         frame_count=len(pts), audio_codec=audio_codec, rotation=rotation, time_base=str(time_base), pts=pts,
         video_start=float(pts[0] * time_base), audio_start=audio_start, audio_seconds=audio_seconds,
-        variable_rate=variable, has_alpha=alpha,
+        variable_rate=variable, has_alpha=alpha, rate_source=source,
     )
 
 
-def _nominal_step(stream: av.VideoStream, time_base: Fraction) -> int:
-    rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
-    return max(1, round(1 / (rate * time_base)))
+# Frame rates a video can sensibly have; a header or timestamps that say otherwise are taken as DEFAULT_FPS.
+FPS_RANGE = (Fraction(1, 100), Fraction(1000))
+DEFAULT_FPS = Fraction(25)
+
+
+def _header_rate(stream: av.VideoStream) -> Fraction | None:
+    """The stream header's frame rate, or None when it gives none in FPS_RANGE."""
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate and FPS_RANGE[0] <= rate <= FPS_RANGE[1]:
+            return Fraction(rate).limit_denominator(1001)
+    return None
 
 
 def _frame_pts(frame: av.VideoFrame, time_base: Fraction, previous: list[int], step: int) -> int:
@@ -179,18 +193,21 @@ def _frame_pts(frame: av.VideoFrame, time_base: Fraction, previous: list[int], s
     return 0 if value is None else value
 
 
-def _rate(pts: list[int], time_base: Fraction, stream: av.VideoStream) -> tuple[Fraction, bool]:
-    """The average rate from the timestamps, snapped to the exact rational rate it rounds, and whether it varies."""
+def _rate(pts: list[int], time_base: Fraction, header_rate: Fraction | None) -> tuple[Fraction, bool, str]:
+    """The average rate from the timestamps, snapped to the exact rational rate it rounds, whether it varies, and
+    where it came from (VideoMeta.rate_source); a single frame has only the header's rate."""
+    fallback = (header_rate, "header") if header_rate else (DEFAULT_FPS, "default")
     if len(pts) < 2:
-        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-        return Fraction(rate).limit_denominator(1001), False
+        return fallback[0], False, fallback[1]
     steps = np.diff(np.asarray(pts, dtype=np.int64))
     mean = float(steps.mean())
+    if not FPS_RANGE[0] <= 1 / (mean * time_base) <= FPS_RANGE[1]:
+        return fallback[0], True, fallback[1]
     # Each timestamp is rounded to a tick (GIF: 1/100 s), so the mean step is known to within a tick over the span.
     rate = exact_rate(1 / (mean * float(time_base)), tolerance=float(time_base) / (len(pts) - 1))
     # Ticks make a constant rate jitter (8 fps in a GIF is steps of 12 and 13 ticks); a real change of rate is large.
     variable = bool(np.abs(steps - mean).max() > max(1.0, 0.1 * mean))
-    return rate, variable
+    return rate, variable, "timestamps"
 
 
 def exact_rate(value: float, tolerance: float = 0.0) -> Fraction:

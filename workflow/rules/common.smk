@@ -12,6 +12,7 @@ from stylepipe import config as stylepipe_config
 from stylepipe.arbitrary_files import ARBITRARY_WEIGHTS_FILE
 from stylepipe.batch import read_batch
 from stylepipe.errors import StylepipeError
+from stylepipe.fingerprint import stamps as input_stamps
 from stylepipe.flow import FLOW_RUN
 from stylepipe.jobs import warm
 from stylepipe.frames import DamagedCacheError, check_folder, set_aside
@@ -156,6 +157,16 @@ def content_video(wildcards):
 
 def style_files(wildcards):
     return [source.path for source in parse_style_sources(cfg(wildcards)["style"])]
+
+
+# Stamps of the input files' contents (stylepipe.fingerprint): a file replaced by one with an older time still reruns
+# what it feeds.
+def content_stamp(wildcards):
+    return input_stamps([content_video(wildcards)])
+
+
+def style_stamps(wildcards):
+    return input_stamps(style_files(wildcards))
 
 
 def weights_file(variant):
@@ -304,7 +315,7 @@ def feedforward_inputs(wildcards):
             "index": f"results/{wildcards.name}/style_index.json",
             "weights": ARBITRARY_WEIGHTS_FILE,
         }
-    return {"model": model_file(wildcards)}
+    return {"model": model_file(wildcards), "model_stamp": input_stamps([model_file(wildcards)])}
 
 
 def preview_inputs(wildcards):
@@ -314,7 +325,7 @@ def preview_inputs(wildcards):
         return {"weights": loss_network_weights(wildcards)}
     if uses_arbitrary_network(variant):
         return {"weights": ARBITRARY_WEIGHTS_FILE}
-    return {"model": model_file(wildcards)}
+    return {"model": model_file(wildcards), "model_stamp": input_stamps([model_file(wildcards)])}
 
 
 def fidelity_inputs(wildcards):
@@ -410,7 +421,7 @@ def start_warm_jobs():
         return
     # A checkpoint (the shot list) adds the stylise jobs to the DAG only once it has run.
     if any(job.rule.name in warm.WARM_RULES or job.is_checkpoint for job in workflow.dag.needrun_jobs()):
-        WARM["server"] = warm.start_server(os.getpid())
+        WARM["server"] = warm.start_server(os.getpid(), log=lambda line: print(line, file=sys.stderr))
 
 
 onstart:

@@ -1,5 +1,5 @@
 rule demo_inputs:
-    """Generate the demo content video (with a tone), style video and style image: no download needed."""
+    """Generate the demo content video (a photograph with exact motion, and a tone), style video and style image."""
     output:
         content=DEMO_FILES["content"],
         style_video=DEMO_FILES["style_video"],

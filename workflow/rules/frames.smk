@@ -2,6 +2,7 @@ rule probe:
     """Frame count, fps, size and audio of the content video."""
     input:
         video=content_video,
+        stamp=content_stamp,
     output:
         meta="results/{name}/meta.json",
     log:
@@ -15,6 +16,7 @@ rule probe:
 rule content_frames:
     input:
         video=content_video,
+        stamp=content_stamp,
         meta="results/{name}/meta.json",
     output:
         frames=directory("results/{name}/frames/content"),
@@ -32,6 +34,7 @@ rule content_frames:
 rule style_frames:
     input:
         styles=style_files,
+        stamps=style_stamps,
         frames="results/{name}/frames/content",
         meta="results/{name}/meta.json",
     output:

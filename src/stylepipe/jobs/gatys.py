@@ -14,7 +14,7 @@ import torch
 from stylepipe import lossnet
 from stylepipe.flow import ChunkFlows
 from stylepipe.frames import atomic_dir, checked_folder, frame_name, list_frames, read_frame, write_rgb
-from stylepipe.gatys import CONTEXT_LAYER, GatysSettings, anchor_image, context_change, initial_image, optimise_coarse_to_fine, optimise_frame, temporal_terms, to_tensor, to_uint8
+from stylepipe.gatys import GatysSettings, initial_image, optimise_coarse_to_fine, optimise_frame, temporal_terms, to_tensor, to_uint8
 from stylepipe.jobs.common import Log, Progress, content_frames, find_frame, resolve_device, stderr_log
 from stylepipe.style_targets import StyleTargets
 
@@ -45,8 +45,8 @@ def stylize_gatys_chunk_job(
 ) -> dict[str, Any]:
     """Optimise every frame of one chunk; writes the frames and a stats.json with losses and timings.
 
-    With temporal consistency on, frame t starts from the stylised frame t-1 warped by the flow and is
-    pulled towards it (and towards t-2, t-4 with long-term offsets) where the flow is reliable. Frames from
+    With temporal consistency on, frame t starts from frame t-1's stylisation carried along the flow onto its own
+    content and is pulled towards it (and towards t-2, t-4 with long-term offsets) where the flow is reliable. Frames from
     earlier chunks of the chain are read from `previous_dirs`, which is why a chunk runs after the one before it in
     its chain. `span` is the chunk's entry in the chunk layout: its frames [start, end) and its chain's first frame
     (a shot's, or a segment's), which starts afresh (coarse to fine) like frame 0; the chunk's content frames are
@@ -61,43 +61,40 @@ def stylize_gatys_chunk_job(
     for folder in (style_dir, *previous_dirs):
         checked_folder(folder)
     targets = StyleTargets(net, style_dir, index, lossnet.STYLE_LAYERS[net.info.arch], window, device, gatys.style_scale)
-    # context_relax also compares each frame with the content frame before it, which for the chunk's first frame
-    # sits before the chunk: check and find all of them once, not on every frame.
-    first = span["start"] - 1 if gatys.context_relax > 0 and span["start"] > span["chain_start"] else span["start"]
+    # The temporal terms carry each earlier frame's stylisation against its own content frame, and the earliest of
+    # those sit in chunks before this one: check and find all of them once, not on every frame.
+    first = max(span["chain_start"], span["start"] - max(gatys.previous_offsets, default=0))
     content_paths = {int(p.stem): p for p in content_frames(frames_dir, range(first, span["end"]), chunk_frames)}
     frames = [path for number, path in content_paths.items() if number >= span["start"]]
     flows = ChunkFlows.load(flow_path) if gatys.uses_previous_frames and flow_path else None
     generator = torch.Generator().manual_seed(gatys.seed + chunk)
     stats: dict[str, Any] = {"chunk": chunk, "shot": span["shot"], "chain": span["chain"], "weights": net.info.as_dict(), "device": device, "frames": []}
-    # Stylised frames as saved (uint8), so a resumed run warps exactly what an uninterrupted one would.
+    # Stylised frames as saved (uint8), so a resumed run warps exactly what an uninterrupted one would, and their content.
     done: dict[int, np.ndarray] = {}
+    seen: dict[int, np.ndarray] = {}
     progress = Progress(len(frames), log, every=0.0)
     with atomic_dir(out_dir) as scratch:
         for path in frames:
             number = int(path.stem)
             began = time.perf_counter()
-            content = to_tensor(read_frame(path), device)
-            start, temporal_loss, anchor = None, None, None
+            seen[number] = read_frame(path)
+            content = to_tensor(seen[number], device)
+            start, temporal_loss = None, None
             # A cut: almost nothing of the previous frame is reliably visible, so nothing should carry over.
             restart = number == span["chain_start"] or (flows is not None and flows.has(1, number)
                                       and float(flows.reliable(1, number).mean()) < gatys.restart_below)
             if flows is not None and not restart:
                 # Not before the chain's first frame: a segment's chain runs beside the one before it, not after it.
                 offsets = [d for d in gatys.previous_offsets if number - d >= span["chain_start"] and flows.has(d, number)]
-                previous = {d: done.get(number - d) for d in offsets}
                 for d in offsets:
-                    if previous[d] is None:
-                        previous[d] = read_frame(find_frame(previous_dirs, number - d))
-                reliable = {d: flows.reliable(d, number).astype(np.float32) for d in offsets}
-                if gatys.context_relax > 0 and 1 in offsets:
-                    before = to_tensor(read_frame(content_paths[number - 1]), device)
-                    change = context_change(net, content, before, flows.backward(1, number), CONTEXT_LAYER[net.info.arch])
-                    relax = np.exp(-gatys.context_relax * change).astype(np.float32)
-                    reliable = {d: mask * relax for d, mask in reliable.items()}
-                if offsets and gatys.anchor_iterations > 0:
-                    anchor = anchor_image(net, content, targets.grams_for(number, gatys.anchor_scale), gatys)
+                    if number - d not in done:
+                        done[number - d] = read_frame(find_frame(previous_dirs, number - d))
+                    if number - d not in seen:
+                        seen[number - d] = read_frame(content_paths[number - d])
                 start, temporal_loss = temporal_terms(
-                    content, previous, {d: flows.backward(d, number) for d in offsets}, reliable, gatys, anchor,
+                    content, {d: done[number - d] for d in offsets}, {d: seen[number - d] for d in offsets},
+                    {d: flows.backward(d, number) for d in offsets},
+                    {d: flows.reliable(d, number).astype(np.float32) for d in offsets}, gatys,
                 )
             if restart:
                 result = optimise_coarse_to_fine(net, content, lambda scale: targets.grams_for(number, scale), gatys, generator)
@@ -107,17 +104,17 @@ def stylize_gatys_chunk_job(
                 result = optimise_frame(net, content, targets.grams_for(number), start, gatys, gatys.iterations, temporal_loss)
             done[number] = to_uint8(result.image)
             write_rgb(scratch / frame_name(number), done[number])
-            anchor_iterations = gatys.anchor_iterations if anchor is not None else 0
+            reach = number - max(gatys.previous_offsets, default=0)
+            done, seen = ({n: f for n, f in kept.items() if n >= reach} for kept in (done, seen))
             seconds = time.perf_counter() - began
             log(
                 f"frame {number:6d}  loss {result.total_loss:.4g} (content {result.content_loss:.4g}, "
-                f"style {result.style_loss:.4g})  {result.iterations} it{f' + {anchor_iterations} anchor' if anchor_iterations else ''}"
+                f"style {result.style_loss:.4g})  {result.iterations} it"
                 f"  {seconds:.2f} s{_restart_note(restart, number, span)}"
             )
             stats["frames"].append(
                 {"frame": number, "total_loss": result.total_loss, "content_loss": result.content_loss,
-                 "style_loss": result.style_loss, "iterations": result.iterations, "anchor_iterations": anchor_iterations,
-                 "seconds": seconds}
+                 "style_loss": result.style_loss, "iterations": result.iterations, "seconds": seconds}
             )
             progress.step()
         (scratch / "stats.json").write_text(json.dumps(stats, indent=1))

@@ -11,7 +11,7 @@ from stylepipe.frames import atomic_dir, atomic_file, checked_folder, split_into
 from stylepipe.jobs.common import Log, content_frame_total, stderr_log
 from stylepipe.stitch import OutputFrames
 from stylepipe.style import extract_style_frames, parse_style_sources
-from stylepipe.video import VideoMeta, decode_frames, encode_video, probe, scaled_size
+from stylepipe.video import FPS_RANGE, VideoMeta, decode_frames, encode_video, probe, scaled_size
 
 
 def probe_job(video: str, meta_out: str, log: Log = stderr_log) -> VideoMeta:
@@ -23,6 +23,10 @@ def probe_job(video: str, meta_out: str, log: Log = stderr_log) -> VideoMeta:
         f"video from {meta.video_start:.3f} s, audio {audio}")
     if meta.has_alpha:
         log(f"warning: {video} has an alpha channel; transparent areas are composited over white")
+    if meta.rate_source != "timestamps":
+        said = "the stream header's" if meta.rate_source == "header" else f"none usable, so {float(meta.fps):g} fps"
+        log(f"note: {video}'s frame rate comes from {said} ({meta.frame_count} frame(s); rates outside "
+            f"{float(FPS_RANGE[0]):g}-{float(FPS_RANGE[1]):g} fps are not taken)")
     return meta
 
 

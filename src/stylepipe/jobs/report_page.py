@@ -40,6 +40,11 @@ def per_frame_plots(metrics: dict[str, Any]) -> list[str]:
     if warp.get("unstabilised_output_per_frame"):
         series["output before blend"] = warp["unstabilised_output_per_frame"]
     plots = [line_plot_svg("Warping error per frame (lower flickers less)", series, "E_warp")]
+    structure = metrics.get("structure")
+    if structure:
+        # Beside the flicker: a picture that fades into texture along a shot shows here as a falling line.
+        plots.append(line_plot_svg("Structure kept per frame: edge correlation with the content (1 = all of it)",
+                                   {"edge correlation": structure["per_frame"]}, "correlation", height=180))
     fidelity = metrics.get("fidelity")
     if fidelity:
         # Apart, as the two differ by orders of magnitude; a rising content line is drift along the shot.
@@ -88,6 +93,10 @@ def _facts(name: str, config: dict[str, Any], meta: VideoMeta, metrics: dict[str
     seams = metrics.get("seams") or {}
     if seams.get("count") and seams.get("ratio_max_to_median") is not None:
         facts.append(("segment seams", f"{seams['count']}, worst warping error {seams['ratio_max_to_median']:.2f}x the median of the other frames"))
+    structure = metrics.get("structure")
+    if structure and structure.get("per_frame"):
+        facts.append(("structure kept (edge correlation with the content)", f"mean {structure['mean']:.2f}, lowest {structure['min']:.2f}, "
+                                                                            f"first third {structure['first_third']:.2f}, last third {structure['last_third']:.2f}"))
     fidelity = metrics.get("fidelity")
     if fidelity:
         facts.append(("style / content distance", f"{fidelity['style_distance_mean']:.3f} / {fidelity['content_distance_mean']:.3f}"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -16,7 +17,7 @@ import numpy as np
 from stylepipe.flow import FLOW_RUN, ChunkFlows, FlowEstimator, FlowWriter, frame_flows, warping_error
 from stylepipe.frames import atomic_dir, atomic_file, checked_folder, owned_frames, read_frame, shot_firsts, write_rgb, write_text_atomic
 from stylepipe.jobs.common import Log, content_frame_path, content_frames, find_frame, stderr_log, verified_frames
-from stylepipe.metrics import finite_mean
+from stylepipe.metrics import EDGE_BLUR_SIGMA, edge_correlation, finite_mean, thirds
 from stylepipe.stitch import OutputFrames, Seam
 from stylepipe.temporal import blend_share, blend_with_previous, content_change
 
@@ -176,15 +177,18 @@ def report_job(
     # the input, which tells flicker from the bilinear warp's own blur of a sharp stylised frame.
     measures = [(name, "bilinear") for name in names] + [(name, SHARP_WARP) for name in ("input", "output")]
 
-    def run_errors(run: range) -> dict[tuple[str, str], list[float | None]]:
-        """E_warp of each sequence at the frames of `run`, reading the frame before the run as well."""
+    def run_errors(run: range) -> tuple[dict[tuple[str, str], list[float | None]], list[float]]:
+        """E_warp of each sequence at the frames of `run`, reading the frame before the run as well, and the output's
+        edge correlation with the content at each of them."""
         errors: dict[tuple[str, str], list[float | None]] = {measure: [] for measure in measures}
+        structure: list[float] = []
         flows: dict[int, ChunkFlows] = {}
         previous: dict[str, np.ndarray] | None = None
         for t in range(max(0, run.start - 1), run.stop):
             current = {"input": read_frame(content_frame_path(frames_dir, t, chunk_frames))}
             current.update({name: frames.read(t) for name, frames in outputs.items()})
             if t >= run.start:
+                structure.append(edge_correlation(current["input"], current["output"]))
                 chunk = flow_chunk[t]
                 if chunk not in flows:
                     flows[chunk] = ChunkFlows.load(flow_paths[chunk])
@@ -196,15 +200,17 @@ def report_job(
                     for measure in measures:
                         errors[measure].append(None)
             previous = current
-        return errors
+        return errors, structure
 
     # Runs of frames side by side: reading the frames and warping are most of the time, and both release the GIL.
     runs = [range(k, min(k + REPORT_RUN, count)) for k in range(0, count, REPORT_RUN)]
     errors: dict[tuple[str, str], list[float | None]] = {measure: [] for measure in measures}
+    structure: list[float] = []
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        for part in pool.map(run_errors, runs):
+        for part, edges in pool.map(run_errors, runs):
             for measure in measures:
                 errors[measure].extend(part[measure])
+            structure.extend(edges)
     out_errors, raw_errors = errors["output", "bilinear"], errors.get(("unstabilised", "bilinear"))
     stats = [json.loads((Path(folder) / "stats.json").read_text()) for folder in stylized_dirs]
     # Losses once per output frame (a segment's overlap frames are its warm-up); time for every frame stylised.
@@ -225,6 +231,7 @@ def report_job(
                               "frame that blur alone reads as an error several times a smooth content frame's, with no flicker at all",
             },
         },
+        "structure": structure_summary(structure),
         "seams": seam_report(outputs["output"].seams, out_errors),
         "weights": stats[0]["weights"] if stats else None,
         "device": stats[0]["device"] if stats else None,
@@ -242,6 +249,9 @@ def report_job(
     log(f"E_warp output {lai['output_mean']:.5f}, input {lai['input_mean']:.5f}, ratio {_figure(lai['ratio_output_to_input'])} "
         f"(with a {SHARP_WARP} warp: output {sharp['output_mean']:.5f}, input {sharp['input_mean']:.5f}, "
         f"ratio {_figure(sharp['ratio_output_to_input'])})")
+    log(f"structure (edge correlation with the content): mean {report['structure']['mean']:.3f}, "
+        f"first third {report['structure']['first_third']:.3f}, last third {report['structure']['last_third']:.3f}, "
+        f"lowest {report['structure']['min']:.3f}")
     if report["seams"]["count"]:
         seams = report["seams"]
         log(f"segment seams: {seams['count']}, worst E_warp {seams['max']:.5f} = {seams['ratio_max_to_median']:.2f}x the median "
@@ -254,6 +264,17 @@ def _warp_summary(output: list[float | None], content: list[float | None]) -> di
     out_mean, in_mean = finite_mean(output), finite_mean(content)
     return {"output_mean": out_mean, "input_mean": in_mean, "ratio_output_to_input": out_mean / in_mean if in_mean > 0 else None,
             "output_per_frame": output, "input_per_frame": content}
+
+
+def structure_summary(values: Sequence[float]) -> dict[str, Any]:
+    """The output's edge correlation with the content: per frame, its mean, lowest, and the first and last thirds, so a
+    picture that fades along the clip shows as a last third below the first."""
+    finite = [v for v in values if math.isfinite(v)]
+    first, last = thirds(finite) if finite else (float("nan"), float("nan"))
+    return {"mean": finite_mean(values), "min": min(finite, default=float("nan")), "first_third": first, "last_third": last,
+            "per_frame": [v if math.isfinite(v) else None for v in values],
+            "definition": "Pearson correlation of the Sobel gradient magnitudes of content and output (luma, after a Gaussian blur "
+                          f"of {EDGE_BLUR_SIGMA:g} px): 1 is the content's own structure, 0 none of it"}
 
 
 def _figure(ratio: float | None) -> str:

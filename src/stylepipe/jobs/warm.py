@@ -37,18 +37,38 @@ SOCKET_ENV = "STYLEPIPE_WARM_SOCKET"
 WARM_RULES = frozenset({"stylize_feedforward", "stylize_gatys", "preview", "train"})
 PRELOAD = ("torch", "stylepipe.jobs.feedforward", "stylepipe.jobs.gatys", "stylepipe.jobs.preview")
 _STANDARD_FDS = (0, 1, 2)
+# Bytes in a Unix socket's path: 107 on Linux (sun_path is 108 with its NUL), 103 on the BSDs and macOS.
+MAX_SOCKET_PATH = 103
 _HEADER = struct.Struct("!Q")
 _STATUS = struct.Struct("!i")
 
 
-def start_server(parent_pid: int, preload: tuple[str, ...] = PRELOAD) -> subprocess.Popen:
-    """Start a server for the jobs of the Snakemake process `parent_pid`, and point its future jobs at it.
+def supported() -> str | None:
+    """None where warm starts work (Linux: the server waits on its children through pidfds, which macOS and Windows
+    lack), else why not."""
+    if not hasattr(os, "pidfd_open") or not hasattr(socket, "AF_UNIX") or not hasattr(socket, "send_fds"):
+        return f"warm start needs Linux (pidfds and Unix sockets); on {sys.platform} every job imports torch itself"
+    return None
+
+
+def start_server(parent_pid: int, preload: tuple[str, ...] = PRELOAD, log: Any = print) -> subprocess.Popen | None:
+    """Start a server for the jobs of the Snakemake process `parent_pid`, and point its future jobs at it; None (and
+    one line to `log`) where it cannot run, and the jobs start on their own.
 
     It listens at once, so a job that comes while torch is still being imported waits for it rather than importing
     torch a second time beside it. It leaves when its parent has gone and its last job has finished.
     """
+    why_not = supported()
+    if why_not:
+        log(f"stylepipe: {why_not}")
+        return None
     folder = tempfile.mkdtemp(prefix="stylepipe-warm-")  # mode 0700: only this user can hand it a job
     address = os.path.join(folder, "socket")
+    if len(os.fsencode(address)) > MAX_SOCKET_PATH:
+        os.rmdir(folder)
+        log(f"stylepipe: warm start off: the socket path under TMPDIR ({folder}) is longer than Unix sockets allow; "
+            "every job imports torch itself (set TMPDIR to a shorter folder to keep it)")
+        return None
     command = [sys.executable, "-m", "stylepipe.jobs.warm", address, str(parent_pid), *preload]
     # Its own session: a Ctrl-C at the terminal reaches the launchers, which pass it on, and not the server.
     server = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
@@ -152,10 +172,16 @@ def serve(address: str, parent_pid: int, preload: tuple[str, ...]) -> None:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(address)
-    listener.listen(64)
     children: dict[int, tuple[int, socket.socket]] = {}  # pidfd: (pid, the launcher's connection)
     try:
+        try:
+            listener.bind(address)
+            listener.listen(64)
+        except OSError as err:
+            # The launchers find no server and run their jobs themselves.
+            print(f"stylepipe: warm start off: cannot listen at {address} ({err.strerror or err}); jobs start on their own",
+                  file=sys.stderr, flush=True)
+            return
         for name in preload:
             importlib.import_module(name)
         if _cuda_initialised():
