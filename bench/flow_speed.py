@@ -1,6 +1,6 @@
 """Milliseconds per frame pair at 640x360 for OpenCV DIS (ultrafast, fast, medium) and Farneback.
 
-One "pair" is one flow field (one direction), as in DESIGN.md's figures; the pipeline computes two per pair
+One "pair" is one flow field (one direction); the pipeline computes two per pair
 (forward and backward) plus the consistency mask, which is also timed here. The last line compares to DIS
 medium, the default.
 

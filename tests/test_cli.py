@@ -53,3 +53,18 @@ def test_warp_error_of_a_tiny_video_names_its_size(tmp_path):
     write_timed_clip(clip, [i / 8 for i in range(3)], size=(8, 8))
     result = stylepipe("metrics", "warp-error", str(clip))
     assert result.returncode == 2 and "Traceback" not in result.stderr and "8x8 is too small" in result.stderr
+
+
+def test_a_disk_with_no_room_to_start_is_one_line(tmp_path, monkeypatch):
+    import shutil as shutil_module
+    from collections import namedtuple
+
+    from stylepipe.errors import StylepipeError
+    from stylepipe.preflight import check_free_space
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil_module, "disk_usage", lambda folder: usage(10 << 30, 10 << 30, 0))
+    with pytest.raises(StylepipeError, match=r"no space left on device \(0 MiB free, at least 16 MiB needed to start\)"):
+        check_free_space(tmp_path)
+    monkeypatch.setattr(shutil_module, "disk_usage", lambda folder: usage(10 << 30, 0, 10 << 30))
+    check_free_space(tmp_path)

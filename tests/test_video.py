@@ -46,3 +46,6 @@ def test_probe_errors_name_the_file(tmp_path):
         probe(text)
     with pytest.raises(StylepipeError, match="gone.mp4: file not found"):
         probe(tmp_path / "gone.mp4")
+    (tmp_path / "clips").mkdir()
+    with pytest.raises(StylepipeError, match="clips: is a folder, not a video file"):
+        probe(tmp_path / "clips")

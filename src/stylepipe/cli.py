@@ -170,8 +170,10 @@ def _preview(args: argparse.Namespace) -> None:
     if result.returncode != 0:
         ours = [line for line in result.stderr.splitlines() if line.startswith("stylepipe:")]
         last_line = next((line.strip() for line in reversed(result.stderr.splitlines()) if line.strip()), "no output")
-        raise StylepipeError(ours[-1][len("stylepipe: "):] if ours else
-                             f"snakemake failed on {target} ({last_line}); see results/{args.output}/logs/preview.log")
+        log = Path(f"results/{args.output}/logs/preview.log")
+        # The preview job's log exists only when the job started; a failure before it is in Snakemake's own output.
+        where = f"see {log}" if log.is_file() else "see the newest log in .snakemake/log/"
+        raise StylepipeError(ours[-1][len("stylepipe: "):] if ours else f"snakemake failed on {target} ({last_line}); {where}")
     log = Path(f"results/{args.output}/logs/preview.log")
     said = [line for line in log.read_text().splitlines() if line.strip() and not line.startswith(("started ", "finished "))] if log.is_file() else []
     last = said[-1] if said else ""

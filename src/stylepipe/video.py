@@ -84,6 +84,8 @@ class VideoMeta:
 
 
 def _open(path: Path) -> av.container.InputContainer:
+    if path.is_dir() and str(path) not in ("", "."):
+        raise StylepipeError(f"{path}: is a folder, not a video file")
     if not path.is_file():
         raise StylepipeError(f"{path}: file not found" if str(path) not in ("", ".") else "no file given (the path is empty)")
     try:

@@ -17,7 +17,7 @@ from stylepipe.flow import FLOW_RUN
 from stylepipe.jobs import warm
 from stylepipe.frames import DamagedCacheError, check_folder, set_aside
 from stylepipe.frames import chunk_layout as layout_chunks
-from stylepipe.preflight import preflight, trains_per_style, uses_arbitrary_network
+from stylepipe.preflight import check_free_space, preflight, trains_per_style, uses_arbitrary_network
 from stylepipe.settings import LOSS_NETWORK_SOURCES as NAMED_SOURCES
 from stylepipe.settings import GatysSettings, TrainSettings, model_name
 from stylepipe.style import parse_style_sources
@@ -128,6 +128,11 @@ def check_cached_folders():
 
 
 if workflow.is_main_process:
+    if not only_looks():
+        try:
+            check_free_space()
+        except StylepipeError as err:
+            fail(err)
     check_cached_folders()
 
 

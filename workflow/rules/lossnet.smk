@@ -1,5 +1,5 @@
 rule loss_network_weights:
-    """Resolve a named weights source once (see DESIGN.md) and cache it for every stylise job."""
+    """Resolve a named weights source once (stylepipe.lossnet) and cache it for every stylise job."""
     output:
         weights="resources/lossnet/{spec}.safetensors",
     log:
