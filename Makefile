@@ -32,7 +32,7 @@ test: install
 
 # The unit tests: no Snakemake run, no network; under a minute on 2 cores.
 FAST_TESTS := tests/test_config.py tests/test_fill.py tests/test_frames.py tests/test_gatys.py tests/test_photo_scene.py \
-	tests/test_cli.py tests/test_stitch.py tests/test_warm.py tests/test_video.py
+	tests/test_cli.py tests/test_stitch.py tests/test_warm.py tests/test_video.py tests/test_plan.py
 
 test-fast: install
 	$(BIN)/python -m pytest -q $(FAST_TESTS)

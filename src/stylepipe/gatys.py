@@ -18,7 +18,6 @@ from stylepipe.lossnet import CONTENT_LAYERS, STYLE_LAYERS, VGGFeatures
 from stylepipe.losses import ContentLoss, StyleLoss, TemporalLoss, TVLoss
 
 
-
 @dataclass
 class FrameResult:
     image: torch.Tensor  # (1, 3, H, W) in [0, 1]
@@ -66,12 +65,12 @@ def temporal_terms(
     object had been). Returns the start image (the carried frame t-1; pixels it does not reliably cover filled as
     `settings.uncovered_start` says) or None, and the temporal loss on 0..255 pixels, or None.
     """
-    here = to_uint8(content).astype(np.float32)
+    here = to_uint8(content)
     carried = {d: carry_stylisation(previous[d], previous_content[d], here, flows[d], settings.warp) for d in previous}
     start = None
     if settings.init == "prev_warped" and 1 in carried:
         if settings.uncovered_start == "neighbours":
-            start = to_tensor(fill_uncovered(carried[1], reliable[1] >= 0.5, to_uint8(content)), content.device)
+            start = to_tensor(fill_uncovered(carried[1], reliable[1] >= 0.5, here), content.device)
         else:
             mask = torch.from_numpy(reliable[1].astype(np.float32))[None, None].to(content.device)
             start = mask * to_tensor(carried[1], content.device) + (1 - mask) * content
@@ -90,10 +89,10 @@ def temporal_terms(
 
 def carry_stylisation(output: np.ndarray, output_content: np.ndarray, content: np.ndarray, flow: np.ndarray,
                       warp: str) -> np.ndarray:
-    """An earlier frame's stylisation (`output` less `output_content`, signed) warped along `flow` onto `content`
-    (float 0..255), as uint8."""
+    """An earlier frame's stylisation (`output` less `output_content`, signed) warped along `flow` and laid on `content`;
+    all HxWx3 uint8."""
     residual = output.astype(np.float32) - output_content.astype(np.float32)
-    return np.clip(np.rint(content + warp_backward(residual, flow, warp)), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(content.astype(np.float32) + warp_backward(residual, flow, warp)), 0, 255).astype(np.uint8)
 
 
 def shrunk(image: torch.Tensor, scale: float) -> torch.Tensor:

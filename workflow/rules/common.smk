@@ -1,4 +1,3 @@
-import hashlib
 import json
 import os
 import sys
@@ -9,17 +8,14 @@ from snakemake.utils import min_version
 
 # Only torch-free modules here: every dry run, no-op rerun and cluster job parses this file.
 from stylepipe import config as stylepipe_config
+from stylepipe import plan as stylepipe_plan
 from stylepipe.arbitrary_files import ARBITRARY_WEIGHTS_FILE
-from stylepipe.batch import read_batch
 from stylepipe.errors import StylepipeError
 from stylepipe.fingerprint import stamps as input_stamps
 from stylepipe.flow import FLOW_RUN
 from stylepipe.jobs import warm
-from stylepipe.frames import DamagedCacheError, check_folder, set_aside
-from stylepipe.frames import chunk_layout as layout_chunks
 from stylepipe.preflight import check_free_space, preflight, trains_per_style, uses_arbitrary_network
-from stylepipe.settings import LOSS_NETWORK_SOURCES as NAMED_SOURCES
-from stylepipe.settings import GatysSettings, TrainSettings, model_name
+from stylepipe.settings import GatysSettings
 from stylepipe.style import parse_style_sources
 
 min_version("9.0")
@@ -52,88 +48,27 @@ try:
 except StylepipeError as err:
     fail(err)
 
-# Validate the config and every variant (and fill in defaults) before any job runs.
-# A batch sheet's rows join them as variants; `snakemake` with no target renders every row.
-SCHEMAS = Path(workflow.current_basedir).parent / "schemas"
+# Validate the config, every variant and a batch sheet's rows (and fill in defaults) before any job runs.
 try:
-    SCHEMA = stylepipe_config.load_schema(SCHEMAS / "config.schema.yaml")
-    VARIANTS = stylepipe_config.resolve_variants(config, SCHEMA)
-    BATCH_ROWS = []
-    if config.get("batch"):
-        BATCH_ROWS = read_batch(
-            config["batch"],
-            {key: value for key, value in config.items() if key not in stylepipe_config.TOP_LEVEL_ONLY},
-            SCHEMA,
-            stylepipe_config.load_schema(SCHEMAS / "batch.schema.yaml"),
-            generated=tuple(DEMO_FILES.values()),
-        )
+    VARIANTS, BATCH_ORIGIN, DEFAULT_NAMES = stylepipe_plan.outputs_to_render(
+        config, Path(workflow.current_basedir).parent / "schemas", tuple(DEMO_FILES.values())
+    )
 except StylepipeError as err:
     fail(err)
-for row in BATCH_ROWS:
-    if row.name in VARIANTS:
-        fail(f"{row.where}: output name '{row.name}' is also a variant in config.yaml; name the row differently")
-    VARIANTS[row.name] = row.config
-BATCH_ORIGIN = {row.name: row.where for row in BATCH_ROWS}
 # Each output's report page is built with it, so that `snakemake --report` has something to show.
-DEFAULT_TARGETS = [
-    path
-    for name in ([row.name for row in BATCH_ROWS] or [stylepipe_config.TOP_LEVEL_NAME])
-    for path in (f"results/{name}.mp4", f"results/{name}/report/overview.html")
-]
-
+DEFAULT_TARGETS = [path for name in DEFAULT_NAMES for path in (f"results/{name}.mp4", f"results/{name}/report/overview.html")]
 CHECKED = set()
 
-
-# Snakemake has not chosen an executor yet while it parses, so `workflow.dryrun` is always False here.
-LOOKING_FLAGS = {
-    "--dry-run", "--dryrun", "--lint", "--unlock", "--summary", "--detailed-summary", "--dag", "--rulegraph",
-    "--filegraph", "--d3dag", "--report", "--touch", "--list-rules", "--list-target-rules", "--list-changes",
-    "--list-code-changes", "--list-input-changes", "--list-params-changes", "--lc", "--li", "--lp", "--cleanup-metadata",
-}
-
-
-def only_looks():
-    """Whether this invocation only looks (a dry run, lint, a summary...): then a damaged cache is reported, not moved."""
-    for arg in sys.argv[1:]:
-        if arg.split("=")[0] in LOOKING_FLAGS:
-            return True
-        if arg.startswith("-") and not arg.startswith("--") and set(arg[1:]) & set("nlSDt"):
-            return True
-    return False
-
-
-def check_cached_folders():
-    """Set aside every cached frame folder that no longer matches its manifest, so that this run redoes it.
-
-    Names and sizes only (a stat per file): a deleted or truncated frame would otherwise look finished to
-    Snakemake. Jobs compare contents too before they read a folder.
-    """
-    for name in VARIANTS:
-        root = Path("results") / name
-        if not root.is_dir():
-            continue
-        folders = [root / "frames/content", root / "frames/style"]
-        folders += sorted(root.glob("stylized/chunk_*")) + sorted(root.glob("feedforward/chunk_*")) + sorted(root.glob("stable/chunk_*"))
-        for folder in folders:
-            if not folder.is_dir():
-                continue
-            try:
-                check_folder(folder, contents=False)
-            except DamagedCacheError as err:
-                if only_looks():
-                    print(f"stylepipe: {err}; a real run sets it aside and redoes it", file=sys.stderr)
-                else:
-                    moved = set_aside(folder)
-                    print(f"stylepipe: {err}; set aside as {moved.name}, and redone by this run", file=sys.stderr)
-
-
 if workflow.is_main_process:
-    if not only_looks():
+    if not stylepipe_plan.only_looks(sys.argv[1:]):
         try:
             check_free_space()
         except StylepipeError as err:
             fail(err)
-    check_cached_folders()
+    # Names and sizes of every cached folder (a stat per file): a deleted or truncated frame would otherwise look
+    # finished to Snakemake. Jobs compare contents too before they read a folder.
+    for line in stylepipe_plan.set_aside_damaged(Path("results"), VARIANTS, stylepipe_plan.only_looks(sys.argv[1:])):
+        print(f"stylepipe: {line}", file=sys.stderr)
 
 
 def cfg(wildcards):
@@ -174,13 +109,8 @@ def style_stamps(wildcards):
     return input_stamps(style_files(wildcards))
 
 
-def weights_file(variant):
-    spec = variant["loss_network"]["weights"]
-    return f"resources/lossnet/{spec}.safetensors" if spec in NAMED_SOURCES else spec
-
-
 def loss_network_weights(wildcards):
-    return weights_file(cfg(wildcards))
+    return stylepipe_plan.loss_network_file(cfg(wildcards))
 
 
 # Every chunk job's params and inputs ask for the layout while the DAG is built: read each shots.json once.
@@ -192,12 +122,8 @@ def shots_and_layout(wildcards):
     shots_path = Path(checkpoints.shots.get(name=wildcards.name).output.shots)
     key = (wildcards.name, shots_path.stat().st_mtime_ns)
     if key not in SHOTS:
-        variant = cfg(wildcards)
         shots = json.loads(shots_path.read_text())["shots"]
-        gatys = variant["mode"] == "gatys"
-        segments = variant["gatys"]["segment_frames"] if gatys else 0
-        layout = layout_chunks(shots, variant["chunk_frames"], segments, variant["gatys"]["segment_overlap"], follow_cuts=gatys)
-        SHOTS[key] = (shots, layout)
+        SHOTS[key] = (shots, stylepipe_plan.chunk_layout(cfg(wildcards), shots))
     return SHOTS[key]
 
 
@@ -207,13 +133,7 @@ def shot_list(wildcards):
 
 
 def chunk_layout(wildcards):
-    """The variant's chunks, known once its shots are; each chain's are consecutive.
-
-    Each is {start, end, shot, shot_start, chain, chain_start, segment_start}. In Gatys mode no chunk spans a cut,
-    and a chain is a shot, or a segment of one (`gatys.segment_frames`), which starts `gatys.segment_overlap` frames
-    before its segment. Feed-forward chunks ignore the cuts: their frames are stylised one by one, and the blend
-    starts afresh at a cut because no flow crosses it, so the clip needs as few jobs as `chunk_frames` allows.
-    """
+    """The variant's chunks (stylepipe.plan.chunk_layout), known once its shots are."""
     return shots_and_layout(wildcards)[1]
 
 
@@ -231,25 +151,7 @@ def this_chunk(wildcards):
 
 
 def chain_before(wildcards, frames_back):
-    """Chunk numbers of the same chain that hold any of the `frames_back` frames before this chunk's first."""
-    layout = chunk_layout(wildcards)
-    number = int(wildcards.chunk)
-    first = layout[number]["start"] - frames_back
-    earlier = []
-    # A chain's chunks are consecutive, so walk back until the chain or the frames looked back to run out.
-    for k in range(number - 1, -1, -1):
-        if layout[k]["chain"] != layout[number]["chain"] or layout[k]["end"] <= first:
-            break
-        earlier.append(k)
-    return earlier[::-1]
-
-
-def temporal_method(variant):
-    """`auto` means blend for feed-forward output; Gatys mode has its own temporal loss."""
-    method = variant["temporal"]["method"]
-    if method == "auto":
-        return "blend" if variant["mode"] == "feedforward" else "none"
-    return method
+    return stylepipe_plan.chain_before(chunk_layout(wildcards), int(wildcards.chunk), frames_back)
 
 
 def per_frame_folder(wildcards):
@@ -264,14 +166,14 @@ def per_frame_chunks(wildcards):
 
 def stylized_chunks(wildcards):
     """The chunks that go into the video: stabilised ones when temporal.method is blend."""
-    if temporal_method(cfg(wildcards)) == "blend":
+    if stylepipe_plan.temporal_method(cfg(wildcards)) == "blend":
         return expand("results/{name}/stable/chunk_{chunk}", name=wildcards.name, chunk=chunk_ids(wildcards))
     return per_frame_chunks(wildcards)
 
 
 def unstabilised_chunks(wildcards):
     """For the report's before/after figure; nothing when there is no stabilisation."""
-    return per_frame_chunks(wildcards) if temporal_method(cfg(wildcards)) == "blend" else []
+    return per_frame_chunks(wildcards) if stylepipe_plan.temporal_method(cfg(wildcards)) == "blend" else []
 
 
 def raw_chunk(wildcards):
@@ -282,21 +184,8 @@ def previous_stable(wildcards):
     return [f"results/{wildcards.name}/stable/chunk_{k:04d}" for k in chain_before(wildcards, 1)]
 
 
-def training_videos(variant):
-    videos = variant["feedforward"]["train"]["videos"]
-    return videos or list(dict.fromkeys([variant["content"], DEMO_FILES["content"]]))
-
-
 def model_id(variant):
-    """Names the model a feed-forward variant trains; generated demo files are named by path, as their
-    bytes do not exist yet when the workflow is parsed."""
-    style = parse_style_sources(variant["style"])[0].path
-    settings = TrainSettings.from_config(variant["feedforward"]["train"], variant["feedforward"]["arch"])
-    key = {"style": style, "videos": training_videos(variant), "weights": variant["loss_network"]["weights"]}
-    # A missing file only matters if its variant is requested, and then cfg() reports it.
-    if style not in DEMO_FILES.values() and Path(style).is_file():
-        key["style_bytes"] = hashlib.sha256(Path(style).read_bytes()).hexdigest()
-    return model_name(style, settings, key)
+    return stylepipe_plan.model_id(variant, tuple(DEMO_FILES.values()), DEMO_FILES["content"])
 
 
 # Models to train, by id, with the variant that asks for each.
@@ -355,7 +244,7 @@ def training_variant(wildcards):
 
 
 def training_weights(wildcards):
-    return weights_file(training_variant(wildcards))
+    return stylepipe_plan.loss_network_file(training_variant(wildcards))
 
 
 def flow_chunks(wildcards):
@@ -387,16 +276,11 @@ def previous_stylized(wildcards):
 
 
 def flow_threads(wildcards):
-    """A flow job's threads share its chunk in runs of FLOW_RUN frames: no more threads than runs."""
-    chunk = this_chunk(wildcards)
-    return max(1, min(all_cores(), -(-(chunk["end"] - chunk["start"]) // FLOW_RUN)))
+    return stylepipe_plan.flow_threads(this_chunk(wildcards), all_cores(), FLOW_RUN)
 
 
 def stabilize_threads(wildcards):
-    """A stabilise job's threads take the runs between the cuts inside its chunk side by side."""
-    chunk = this_chunk(wildcards)
-    cuts = [start for start, _ in shot_list(wildcards) if chunk["start"] < start < chunk["end"]]
-    return max(1, min(all_cores(), 1 + len(cuts)))
+    return stylepipe_plan.stabilize_threads(this_chunk(wildcards), shot_list(wildcards), all_cores())
 
 
 def all_cores():
@@ -420,12 +304,9 @@ def start_warm_jobs():
     Not on a cluster (each job runs on its node, under its allocation) nor with --use-conda or containers (the
     jobs' Python is another one).
     """
-    if not config.get("warm_start", True) or not workflow.local_exec:
-        return
-    if workflow.deployment_settings.deployment_method:
-        return
-    # A checkpoint (the shot list) adds the stylise jobs to the DAG only once it has run.
-    if any(job.rule.name in warm.WARM_RULES or job.is_checkpoint for job in workflow.dag.needrun_jobs()):
+    jobs = list(workflow.dag.needrun_jobs()) if workflow.local_exec else []
+    if stylepipe_plan.wants_warm_server(config.get("warm_start", True), workflow.local_exec, workflow.deployment_settings.deployment_method,
+                                        [job.rule.name for job in jobs], any(job.is_checkpoint for job in jobs), warm.WARM_RULES):
         WARM["server"] = warm.start_server(os.getpid(), log=lambda line: print(line, file=sys.stderr))
 
 

@@ -5,7 +5,7 @@ rule loss_network_weights:
     log:
         "resources/lossnet/{spec}.log",
     wildcard_constraints:
-        spec="|".join(NAMED_SOURCES),
+        spec="|".join(stylepipe_plan.LOSS_NETWORK_SOURCES),
     conda:
         CONDA_ENV
     script:

@@ -2,7 +2,7 @@ rule train:
     """Train the feed-forward network for a style image; resumes from its last checkpoint if interrupted."""
     input:
         style=lambda wc: parse_style_sources(training_variant(wc)["style"])[0].path,
-        videos=lambda wc: training_videos(training_variant(wc)),
+        videos=lambda wc: stylepipe_plan.training_videos(training_variant(wc), DEMO_FILES["content"]),
         weights=training_weights,
     output:
         model="resources/models/{model_id}.safetensors",

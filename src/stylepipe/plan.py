@@ -1,0 +1,164 @@
+"""What the workflow decides while it builds the DAG: which chunks a chunk waits for, the temporal method, thread
+counts, a trained model's name, which cached folders to set aside, whether to start the warm server.
+
+The rules' input functions call these with what Snakemake hands them; everything here is plain data in, plain data
+out, and torch-free (every dry run, no-op rerun and cluster job parses the workflow).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from stylepipe.batch import read_batch
+from stylepipe.config import TOP_LEVEL_NAME, TOP_LEVEL_ONLY, load_schema, resolve_variants
+from stylepipe.errors import StylepipeError
+from stylepipe.frames import DamagedCacheError, check_folder, chunk_layout as layout_chunks, set_aside
+from stylepipe.settings import LOSS_NETWORK_SOURCES, TrainSettings, model_name
+from stylepipe.style import parse_style_sources
+
+# Snakemake options with which an invocation only looks (a dry run, lint, a summary...): a damaged cache is then
+# reported, not moved. Snakemake has not chosen an executor yet while it parses, so `workflow.dryrun` cannot say.
+LOOKING_FLAGS = frozenset({
+    "--dry-run", "--dryrun", "--lint", "--unlock", "--summary", "--detailed-summary", "--dag", "--rulegraph",
+    "--filegraph", "--d3dag", "--report", "--touch", "--list-rules", "--list-target-rules", "--list-changes",
+    "--list-code-changes", "--list-input-changes", "--list-params-changes", "--lc", "--li", "--lp", "--cleanup-metadata",
+})
+# Their one-letter forms, which may be bundled (-nq).
+LOOKING_LETTERS = frozenset("nlSDt")
+# The folders of frames each output caches, under results/<name>/.
+CACHED_FRAME_FOLDERS = ("frames/content", "frames/style")
+CACHED_CHUNK_STAGES = ("stylized", "feedforward", "stable")
+
+
+def outputs_to_render(config: dict[str, Any], schemas: Path, generated: Sequence[str]) -> tuple[dict[str, dict[str, Any]], dict[str, str], list[str]]:
+    """Every output the workflow can render, validated with its defaults filled in: the top-level config (`out`), its
+    variants and the rows of a batch sheet (`batch:`); where each row came from (for error lines); and the outputs a
+    run with no target renders (the rows, else `out`)."""
+    schema = load_schema(schemas / "config.schema.yaml")
+    variants = resolve_variants(config, schema)
+    rows = []
+    if config.get("batch"):
+        shared = {key: value for key, value in config.items() if key not in TOP_LEVEL_ONLY}
+        rows = read_batch(config["batch"], shared, schema, load_schema(schemas / "batch.schema.yaml"), generated=tuple(generated))
+    for row in rows:
+        if row.name in variants:
+            raise StylepipeError(f"{row.where}: output name '{row.name}' is also a variant in config.yaml; name the row differently")
+        variants[row.name] = row.config
+    return variants, {row.name: row.where for row in rows}, [row.name for row in rows] or [TOP_LEVEL_NAME]
+
+
+def only_looks(argv: Sequence[str]) -> bool:
+    """Whether Snakemake's command line `argv` (without the program) only looks at the workflow."""
+    for arg in argv:
+        if arg.split("=")[0] in LOOKING_FLAGS:
+            return True
+        if arg.startswith("-") and not arg.startswith("--") and set(arg[1:]) & LOOKING_LETTERS:
+            return True
+    return False
+
+
+def cached_folders(root: Path) -> list[Path]:
+    """The cached frame folders of one output (results/<name>) that exist."""
+    folders = [root / name for name in CACHED_FRAME_FOLDERS]
+    for stage in CACHED_CHUNK_STAGES:
+        folders += sorted((root / stage).glob("chunk_*"))
+    return [folder for folder in folders if folder.is_dir()]
+
+
+def set_aside_damaged(results: Path, names: Iterable[str], looking: bool) -> list[str]:
+    """Check every cached folder of the outputs `names` against its manifest (names and sizes: a stat per file) and
+    set aside those that do not match, so that this run redoes them; when only `looking`, say so and move nothing.
+    Returns one line per damaged folder."""
+    lines = []
+    for name in names:
+        for folder in cached_folders(results / name):
+            try:
+                check_folder(folder, contents=False)
+            except DamagedCacheError as err:
+                if looking:
+                    lines.append(f"{err}; a real run sets it aside and redoes it")
+                else:
+                    lines.append(f"{err}; set aside as {set_aside(folder).name}, and redone by this run")
+    return lines
+
+
+def chunk_layout(variant: Mapping[str, Any], shots: Sequence[Sequence[int]]) -> list[dict[str, int]]:
+    """The output's chunks, each chain's consecutive: {start, end, shot, shot_start, chain, chain_start, segment_start}.
+
+    In Gatys mode no chunk spans a cut, and a chain is a shot, or a segment of one (`gatys.segment_frames`), which starts
+    `gatys.segment_overlap` frames before its segment. Feed-forward chunks ignore the cuts: their frames are stylised one
+    by one, and the blend starts afresh at a cut because no flow crosses it, so the clip needs as few jobs as
+    `chunk_frames` allows.
+    """
+    gatys = variant["mode"] == "gatys"
+    segments = variant["gatys"]["segment_frames"] if gatys else 0
+    return layout_chunks(shots, variant["chunk_frames"], segments, variant["gatys"]["segment_overlap"], follow_cuts=gatys)
+
+
+def loss_network_file(variant: Mapping[str, Any]) -> str:
+    """The loss network's weights file: a named source converted once into resources/lossnet/, or the path given."""
+    spec = variant["loss_network"]["weights"]
+    return f"resources/lossnet/{spec}.safetensors" if spec in LOSS_NETWORK_SOURCES else spec
+
+
+def chain_before(layout: Sequence[Mapping[str, int]], number: int, frames_back: int) -> list[int]:
+    """Chunk numbers of chunk `number`'s chain that hold any of the `frames_back` frames before its first frame."""
+    first = layout[number]["start"] - frames_back
+    earlier = []
+    # A chain's chunks are consecutive, so walk back until the chain or the frames looked back to run out.
+    for k in range(number - 1, -1, -1):
+        if layout[k]["chain"] != layout[number]["chain"] or layout[k]["end"] <= first:
+            break
+        earlier.append(k)
+    return earlier[::-1]
+
+
+def temporal_method(variant: Mapping[str, Any]) -> str:
+    """`auto` means blend for feed-forward output; Gatys mode has its own temporal loss."""
+    method = variant["temporal"]["method"]
+    if method == "auto":
+        return "blend" if variant["mode"] == "feedforward" else "none"
+    return method
+
+
+def flow_threads(chunk: Mapping[str, int], cores: int, run: int) -> int:
+    """A flow job's threads share its chunk in runs of `run` frames: no more threads than runs, nor than cores."""
+    return max(1, min(cores, -(-(chunk["end"] - chunk["start"]) // run)))
+
+
+def stabilize_threads(chunk: Mapping[str, int], shots: Sequence[Sequence[int]], cores: int) -> int:
+    """A stabilise job's threads take the runs between the cuts inside its chunk side by side."""
+    cuts = [start for start, _ in shots if chunk["start"] < start < chunk["end"]]
+    return max(1, min(cores, 1 + len(cuts)))
+
+
+def training_videos(variant: Mapping[str, Any], demo_content: str) -> list[str]:
+    """What a per-style network trains on: `feedforward.train.videos`, else the content video and the demo clip."""
+    videos = variant["feedforward"]["train"]["videos"]
+    return videos or list(dict.fromkeys([variant["content"], demo_content]))
+
+
+def model_id(variant: Mapping[str, Any], generated: Sequence[str], demo_content: str) -> str:
+    """Names the model a feed-forward variant trains, from its style, training videos, loss network and every training
+    knob. A style file's bytes count too, except the `generated` demo files, whose bytes do not exist yet when the
+    workflow is parsed (they are named by path)."""
+    style = parse_style_sources(variant["style"])[0].path
+    settings = TrainSettings.from_config(variant["feedforward"]["train"], variant["feedforward"]["arch"])
+    key = {"style": style, "videos": training_videos(variant, demo_content), "weights": variant["loss_network"]["weights"]}
+    # A missing file only matters if its variant is requested, and then the pre-flight check reports it.
+    if style not in generated and Path(style).is_file():
+        key["style_bytes"] = hashlib.sha256(Path(style).read_bytes()).hexdigest()
+    return model_name(style, settings, key)
+
+
+def wants_warm_server(warm_start: bool, local: bool, deployment: Any, rules_to_run: Iterable[str], has_checkpoint: bool,
+                      warm_rules: Iterable[str]) -> bool:
+    """Whether to start the warm-start server: asked for, jobs run here in this Python (not on a cluster, not under
+    --use-conda or in containers), and the run has a job that imports torch, or a checkpoint (the shot list) after which
+    the stylise jobs join the DAG."""
+    if not warm_start or not local or deployment:
+        return False
+    return has_checkpoint or bool(set(rules_to_run) & set(warm_rules))

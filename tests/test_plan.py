@@ -1,0 +1,113 @@
+"""What the workflow decides while it builds the DAG (stylepipe.plan), without Snakemake."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stylepipe import plan
+from stylepipe.frames import atomic_dir, write_rgb
+from stylepipe.settings import TrainSettings
+
+
+@pytest.mark.parametrize(("argv", "looks"), [
+    (["--cores", "2", "results/out.mp4"], False),
+    (["-n", "results/out.mp4"], True),
+    (["-pn"], True),
+    (["--dry-run"], True),
+    (["--report=results/report.html"], True),
+    (["--cores", "all", "--notemp"], False),
+    (["-c2"], False),
+])
+def test_only_looks_knows_the_commands_that_change_nothing(argv, looks):
+    assert plan.only_looks(argv) is looks
+
+
+LAYOUT = [  # two shots; the second split into two segments (chains 1 and 2), each in chunks of 4
+    {"start": 0, "end": 4, "chain": 0}, {"start": 4, "end": 6, "chain": 0},
+    {"start": 6, "end": 10, "chain": 1}, {"start": 10, "end": 14, "chain": 1}, {"start": 14, "end": 16, "chain": 1},
+    {"start": 12, "end": 16, "chain": 2}, {"start": 16, "end": 20, "chain": 2},
+]
+
+
+def test_a_chunk_waits_only_for_the_chunks_of_its_chain_that_it_looks_back_into():
+    assert plan.chain_before(LAYOUT, 1, 1) == [0]
+    assert plan.chain_before(LAYOUT, 2, 4) == [], "the first chunk of a chain waits for nothing"
+    assert plan.chain_before(LAYOUT, 4, 1) == [3]
+    assert plan.chain_before(LAYOUT, 4, 6) == [2, 3], "long-term offsets reach two chunks back"
+    assert plan.chain_before(LAYOUT, 6, 4) == [5]
+
+
+def test_auto_temporal_method_is_the_blend_in_feedforward_mode_only():
+    assert plan.temporal_method({"mode": "feedforward", "temporal": {"method": "auto"}}) == "blend"
+    assert plan.temporal_method({"mode": "gatys", "temporal": {"method": "auto"}}) == "none"
+    assert plan.temporal_method({"mode": "gatys", "temporal": {"method": "blend"}}) == "blend"
+
+
+def test_thread_counts_follow_the_work_a_job_has():
+    assert plan.flow_threads({"start": 0, "end": 250}, cores=8, run=8) == 8
+    assert plan.flow_threads({"start": 0, "end": 9}, cores=8, run=8) == 2
+    assert plan.flow_threads({"start": 0, "end": 3}, cores=0, run=8) == 1
+    shots = [[0, 40], [40, 90], [90, 250]]
+    assert plan.stabilize_threads({"start": 0, "end": 250}, shots, cores=8) == 3
+    assert plan.stabilize_threads({"start": 0, "end": 250}, shots, cores=2) == 2
+    assert plan.stabilize_threads({"start": 100, "end": 200}, shots, cores=8) == 1
+
+
+def _variant(style: str, **train) -> dict:
+    return {"content": "clip.mp4", "style": style, "loss_network": {"weights": "auto"},
+            "feedforward": {"arch": "johnson", "train": {"videos": [], **train}}}
+
+
+def test_a_trained_model_is_named_by_its_style_its_bytes_and_every_training_knob(tmp_path):
+    painting = tmp_path / "painting.png"
+    painting.write_bytes(b"first")
+    first = plan.model_id(_variant(str(painting)), (), "resources/demo/content.mp4")
+    assert first.startswith("painting-") and first == plan.model_id(_variant(str(painting)), (), "resources/demo/content.mp4")
+    assert plan.model_id(_variant(str(painting), steps=301), (), "resources/demo/content.mp4") != first
+    painting.write_bytes(b"other")
+    assert plan.model_id(_variant(str(painting)), (), "resources/demo/content.mp4") != first
+    # A generated demo file has no bytes yet while the workflow is parsed: its path names it.
+    assert plan.model_id(_variant("resources/demo/style.png"), ("resources/demo/style.png",), "d.mp4").startswith("style-")
+    assert plan.training_videos(_variant("p.png"), "demo.mp4") == ["clip.mp4", "demo.mp4"]
+    assert TrainSettings.from_config({}, "johnson").steps == 300
+
+
+def test_damaged_cached_folders_are_set_aside_unless_the_run_only_looks(tmp_path):
+    import numpy as np
+
+    folder = tmp_path / "out/stylized/chunk_0000"
+    with atomic_dir(folder) as scratch:
+        write_rgb(scratch / "000000.png", np.zeros((4, 4, 3), np.uint8))
+    assert plan.set_aside_damaged(tmp_path, ["out"], looking=False) == []
+    (folder / "000000.png").write_bytes(b"truncated")
+    said = plan.set_aside_damaged(tmp_path, ["out"], looking=True)
+    assert len(said) == 1 and "a real run sets it aside" in said[0] and folder.is_dir()
+    said = plan.set_aside_damaged(tmp_path, ["out"], looking=False)
+    assert len(said) == 1 and "set aside as" in said[0] and not folder.exists()
+    assert json.dumps(said)  # one plain line each
+
+
+def test_the_warm_server_starts_only_for_local_runs_that_import_torch():
+    rules = ("stylize_gatys", "train")
+    assert plan.wants_warm_server(True, True, None, ["probe", "stylize_gatys"], False, rules)
+    assert plan.wants_warm_server(True, True, None, ["probe"], True, rules), "stylise jobs come after the shot list"
+    assert not plan.wants_warm_server(True, True, None, ["probe", "assemble"], False, rules)
+    assert not plan.wants_warm_server(False, True, None, ["stylize_gatys"], False, rules)
+    assert not plan.wants_warm_server(True, False, None, ["stylize_gatys"], False, rules), "a cluster job imports torch itself"
+    assert not plan.wants_warm_server(True, True, "conda", ["stylize_gatys"], False, rules)
+
+
+def test_gatys_chunks_follow_the_cuts_and_feedforward_chunks_do_not():
+    shots = [[0, 10], [10, 30]]
+    gatys = {"mode": "gatys", "chunk_frames": 8, "gatys": {"segment_frames": 0, "segment_overlap": 20}}
+    spans = [(c["start"], c["end"], c["chain"]) for c in plan.chunk_layout(gatys, shots)]
+    assert all(not (start < 10 < end) for start, end, _ in spans) and spans[0] == (0, 8, 0) and spans[-1][1] == 30
+    feedforward = {**gatys, "mode": "feedforward", "chunk_frames": 250}
+    assert [(c["start"], c["end"]) for c in plan.chunk_layout(feedforward, shots)] == [(0, 30)]
+
+
+def test_the_loss_network_file_is_the_converted_source_or_the_path_given():
+    assert plan.loss_network_file({"loss_network": {"weights": "auto"}}) == "resources/lossnet/auto.safetensors"
+    assert plan.loss_network_file({"loss_network": {"weights": "mine/vgg.pth"}}) == "mine/vgg.pth"
