@@ -58,6 +58,10 @@ def test_the_page_embeds_the_video_the_contact_sheet_and_the_plots(rendered):
     lines = re.findall(r'<polyline class="series" points="([^"]+)"', page)
     assert len(lines) >= 2 and all(len(points.split()) == TINY_FRAMES - 1 for points in lines[:2])
     assert "Warping error per frame" in page and "VGG content distance per frame" in page  # Gatys mode measures fidelity
+    # The content's structure per frame, beside the flicker: a picture fading into texture shows on the page.
+    structure = json.loads((rendered / "results/out/metrics.json").read_text())["structure"]
+    assert "Structure kept per frame" in page and len(structure["per_frame"]) == TINY_FRAMES
+    assert all(-1 <= value <= 1 for value in structure["per_frame"]) and structure["min"] <= structure["mean"]
     assert "stylise, seconds per frame" in page and "style_weight: 10000.0" in page
     assert "Warping error per frame" in (rendered / "results/out/report/per_frame.svg").read_text()
 
