@@ -38,6 +38,17 @@ def test_a_stamp_moves_only_when_the_bytes_change(tmp_path):
     assert stamp_path(data, folder) == first
 
 
+def test_files_a_rule_makes_get_no_stamp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # stamps go to results/.inputs under the project folder
+    # The demo's clip does not exist when the first run is planned; stamping it on the second would redo everything.
+    made, given = tmp_path / "demo.mp4", tmp_path / "mine.mp4"
+    made.write_bytes(b"generated")
+    given.write_bytes(b"given")
+    from stylepipe.fingerprint import stamps
+
+    assert stamps([str(made), str(given)], generated=[str(made)]) == [str(stamp_path(given))]
+
+
 def test_a_content_or_style_replaced_by_an_older_file_is_rendered_again(tmp_path, tiny_inputs):
     work = tmp_path / "work"
     work.mkdir()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,9 @@ def stamp(path: str | Path, folder: str | Path = STAMP_DIR) -> str:
     return str(target)
 
 
-def stamps(paths: list[str]) -> list[str]:
-    """The stamps of the input files among `paths` that exist now; a file a rule makes (the demo's) needs none, as
-    it is newer than what is made from it whenever it is made again."""
-    return [stamp(path) for path in paths if Path(path).is_file()]
+def stamps(paths: list[str], generated: Sequence[str] = ()) -> list[str]:
+    """The stamps of the input files among `paths`. A file a rule makes (`generated`: the demo's) needs none: it is
+    newer than what is made from it whenever it is made again, and stamping it only once it exists would make the
+    second run redo everything."""
+    made = {os.path.abspath(path) for path in generated}
+    return [stamp(path) for path in paths if os.path.abspath(path) not in made and Path(path).is_file()]

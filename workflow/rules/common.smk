@@ -102,11 +102,11 @@ def style_files(wildcards):
 # Stamps of the input files' contents (stylepipe.fingerprint): a file replaced by one with an older time still reruns
 # what it feeds.
 def content_stamp(wildcards):
-    return input_stamps([content_video(wildcards)])
+    return input_stamps([content_video(wildcards)], DEMO_FILES.values())
 
 
 def style_stamps(wildcards):
-    return input_stamps(style_files(wildcards))
+    return input_stamps(style_files(wildcards), DEMO_FILES.values())
 
 
 def loss_network_weights(wildcards):
