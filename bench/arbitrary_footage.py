@@ -184,8 +184,8 @@ def render(work: Path, config: dict, clip: Path, label: str) -> dict[str, float]
           f"reading {reading:.2f} s, network {network:.2f} s, writing {writing:.2f} s")
     print(f"overhead/compute {overhead:.2f} (job wall less the network's time in the job, over it); "
           f"the network alone on the same frames in this process took {compute:.2f} s")
-    print(f"E_warp output {warp['output_mean']:.5f}, unstabilised {warp['unstabilised_output_mean']:.5f}, input {warp['input_mean']:.5f}; "
-          f"ratio {warp['ratio_output_to_input']:.2f} (unstabilised {warp['unstabilised_output_mean'] / warp['input_mean']:.2f}); "
+    print(f"E_warp output {warp['output_mean']:.5f}, unstabilised {warp['unstabilized_output_mean']:.5f}, input {warp['input_mean']:.5f}; "
+          f"ratio {warp['ratio_output_to_input']:.2f} (unstabilised {warp['unstabilized_output_mean'] / warp['input_mean']:.2f}); "
           f"with a Lanczos warp {warp['lanczos']['ratio_output_to_input']:.2f}")
     return {"wall": wall, "job_wall": job_wall, "overhead": overhead}
 

@@ -29,7 +29,7 @@ from stylepipe.config import load_schema, validate  # noqa: E402
 from stylepipe.demo import painterly_frame  # noqa: E402
 from stylepipe.fidelity import FidelityMeter  # noqa: E402
 from stylepipe.jobs.common import resolve_device  # noqa: E402
-from stylepipe.gatys import optimise_coarse_to_fine, optimise_frame, to_tensor, to_uint8  # noqa: E402
+from stylepipe.gatys import optimize_coarse_to_fine, optimize_frame, to_tensor, to_uint8  # noqa: E402
 from stylepipe.settings import GatysSettings  # noqa: E402
 from stylepipe.style_targets import style_grams  # noqa: E402
 
@@ -88,14 +88,14 @@ def main() -> None:
         grams(scale)  # style targets are computed once per scale in the pipeline too; not timed here
 
     began = time.perf_counter()
-    coarse = optimise_coarse_to_fine(net, content_t, grams, settings, torch.Generator().manual_seed(0))
+    coarse = optimize_coarse_to_fine(net, content_t, grams, settings, torch.Generator().manual_seed(0))
     coarse_seconds = time.perf_counter() - began
 
     # Single-scale gets the same wall time: run it longer, and read its best loss reached within that time.
-    probe = optimise_frame(net, content_t, grams(1.0), content_t.clone(), settings, 5)
+    probe = optimize_frame(net, content_t, grams(1.0), content_t.clone(), settings, 5)
     steps = max(5, round(1.5 * coarse_seconds / (probe.seconds / 5)))
     trace: list[tuple[float, float]] = []
-    single = optimise_frame(net, content_t, grams(1.0), content_t.clone(), settings, steps, trace=trace)
+    single = optimize_frame(net, content_t, grams(1.0), content_t.clone(), settings, steps, trace=trace)
     within = [loss for seconds, loss in trace if seconds <= coarse_seconds]
     single_at_equal_time = min(within) if within else float("inf")
     if trace[-1][0] < coarse_seconds:

@@ -23,7 +23,7 @@ import torch
 
 from stylepipe import lossnet
 from stylepipe.demo import Scene, painterly_frame
-from stylepipe.gatys import GatysSettings, optimise_frame, to_tensor
+from stylepipe.gatys import GatysSettings, optimize_frame, to_tensor
 from stylepipe.jobs.common import resolve_device
 from stylepipe.losses import gram_matrix
 
@@ -61,14 +61,14 @@ def main() -> None:
             model = torch.compile(net, dynamic=False) if precision.endswith("compiled") else net
             with autocast:
                 warm = time.perf_counter()
-                optimise_frame(model, content, grams, content, settings, 2)  # warm-up (and compilation)
+                optimize_frame(model, content, grams, content, settings, 2)  # warm-up (and compilation)
                 if device == "cuda":
                     torch.cuda.synchronize()
                     torch.cuda.reset_peak_memory_stats()
                 if model is not net:
                     print(f"{width}x{height}: torch.compile warm-up took {time.perf_counter() - warm:.1f} s")
                 began = time.perf_counter()
-                result = optimise_frame(model, content, grams, content, settings, args.iterations)
+                result = optimize_frame(model, content, grams, content, settings, args.iterations)
                 if device == "cuda":
                     torch.cuda.synchronize()
             per_iteration = (time.perf_counter() - began) / args.iterations

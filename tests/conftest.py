@@ -151,7 +151,7 @@ def make_workdir(folder: Path, config: dict) -> Path:
     return folder
 
 
-def stylise_chains(workdir: Path, target: str) -> list[list[str]]:
+def stylize_chains(workdir: Path, target: str) -> list[list[str]]:
     """The stylise jobs of the DAG grouped by the jobs they depend on: one list of node ids per independent chain."""
     result = run_snakemake(workdir, "--dag", "dot", target)
     assert result.returncode == 0, result.stderr[-2000:]

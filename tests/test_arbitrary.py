@@ -108,7 +108,7 @@ def _chunk(tmp_path: Path, frames: list[np.ndarray]) -> Path:
     return folder
 
 
-def test_strength_zero_is_the_contents_own_stylisation(nets, weights, tmp_path, device):
+def test_strength_zero_is_the_contents_own_stylization(nets, weights, tmp_path, device):
     frames = [Scene(64, 48, 3, seed=3).render(t) for t in range(3)]
     folder = _chunk(tmp_path, frames)
     style_png = tmp_path / "style.png"

@@ -54,12 +54,12 @@ def test_slurm_profile_renders_what_a_local_run_renders(tiny_inputs, tmp_path):
     # Every job went through SLURM; the stylise jobs asked for a GPU, and each rule for the profile's memory and time.
     jobs = [dict(re.findall(r"(\S+?)=(\S*)", line)) for line in listing.splitlines() if line.strip()]
     assert len(jobs) >= 10 and all(job["JobState"] == "COMPLETED" for job in jobs), listing
-    stylise = [job for job in jobs if job["Comment"].startswith("rule_stylize_gatys")]
-    assert len(stylise) == 2, listing
-    for job in stylise:
+    stylize = [job for job in jobs if job["Comment"].startswith("rule_stylize_gatys")]
+    assert len(stylize) == 2, listing
+    for job in stylize:
         assert job["TresPerJob"] == "gres:gpu:1" and job["TimeLimit"] == "04:00:00" and job["MinMemoryNode"] == "8000M", job
         assert job["CPUs/Task"] == "2", job
-    assert not any("gpu" in job.get("TresPerJob", "") for job in jobs if job not in stylise)
+    assert not any("gpu" in job.get("TresPerJob", "") for job in jobs if job not in stylize)
     assert "device cpu" in (cluster / "results/out/logs/stylize_0000.log").read_text()
 
     local_frames, cluster_frames = _frames(local), _frames(cluster)

@@ -144,7 +144,7 @@ def test_torch_warp_matches_the_opencv_warp(device):
     assert np.abs(got - expected)[2:-2, 2:-2].max() < 1e-3
 
 
-def test_blend_stabiliser_mixes_only_reliable_pixels():
+def test_blend_stabilizer_mixes_only_reliable_pixels():
     fresh = np.full((4, 4, 3), 200, np.uint8)
     previous = np.full((4, 4, 3), 100, np.uint8)
     reliable = np.zeros((4, 4), bool)
@@ -166,7 +166,7 @@ def test_content_change_follows_the_motion():
     assert content_change(moved, previous, np.zeros_like(flow))[inner].mean() > 8
 
 
-def _stabilise(fresh: list[np.ndarray], content: list[np.ndarray], strength: float, change_scale: float) -> list[np.ndarray]:
+def _stabilize(fresh: list[np.ndarray], content: list[np.ndarray], strength: float, change_scale: float) -> list[np.ndarray]:
     """The blend along a still shot (zero flow, every pixel reliable), as the stabilise job runs it."""
     still = np.zeros((*fresh[0].shape[:2], 2), np.float32)
     reliable = np.ones(fresh[0].shape[:2], bool)
@@ -196,11 +196,11 @@ def test_blend_holds_a_still_scene_hard_and_lets_a_change_through_at_once():
     def flicker(out: list[np.ndarray], ts: range) -> float:
         return float(np.mean([warping_error(out[t], out[t - 1], still, everywhere) for t in ts]))
 
-    fixed = _stabilise(fresh, content, 0.6, 0.0)  # the blend before change_scale
-    following = _stabilise(fresh, content, 0.95, 12.0)
+    fixed = _stabilize(fresh, content, 0.6, 0.0)  # the blend before change_scale
+    following = _stabilize(fresh, content, 0.95, 12.0)
     assert flicker(following, range(2, 10)) < 0.3 * flicker(fixed, range(2, 10))
     # The light's frame: the right half is the fresh frame's within a few levels, not a blend with the dark one.
     right = (slice(2, -2), slice(width // 2 + 3, -2))
     assert np.abs(following[10][right].astype(float) - fresh[10][right]).mean() < 4
-    frozen = _stabilise(fresh, content, 0.95, 0.0)
+    frozen = _stabilize(fresh, content, 0.95, 0.0)
     assert np.abs(frozen[10][right].astype(float) - fresh[10][right]).mean() > 40

@@ -6,7 +6,7 @@ import torch
 
 from stylepipe import lossnet
 from stylepipe.demo import Scene, painterly_frame
-from stylepipe.gatys import GatysSettings, keep_content_colours, optimise_frame, to_tensor, to_uint8
+from stylepipe.gatys import GatysSettings, keep_content_colors, optimize_frame, to_tensor, to_uint8
 from stylepipe.losses import ContentLoss, StyleLoss, TemporalLoss, gram_matrix
 
 
@@ -28,21 +28,21 @@ def test_a_few_iterations_move_the_frame_towards_the_style(net, optimizer, devic
     with torch.no_grad():
         grams = {layer: gram_matrix(f) for layer, f in net(style).items() if layer in lossnet.STYLE_LAYERS["vgg16"]}
     settings = GatysSettings(optimizer=optimizer, style_weight=1e4, learning_rate=8.0)
-    result = optimise_frame(net, content, grams, content, settings, iterations=10)
+    result = optimize_frame(net, content, grams, content, settings, iterations=10)
     with torch.no_grad():
         assert _style_loss(net, result.image, grams) < 0.5 * _style_loss(net, content, grams)
     assert 0.0 <= result.image.min() and result.image.max() <= 1.0
     assert result.iterations == 10 and result.seconds > 0
 
 
-def test_preserve_colours_keeps_content_chroma():
+def test_preserve_colors_keeps_content_chroma():
     content = torch.rand(1, 3, 8, 8)
-    stylised = torch.rand(1, 3, 8, 8) * 0.2 + 0.4
-    mixed = keep_content_colours(stylised, content)
+    stylized = torch.rand(1, 3, 8, 8) * 0.2 + 0.4
+    mixed = keep_content_colors(stylized, content)
     luma = lambda t: 0.299 * t[:, 0] + 0.587 * t[:, 1] + 0.114 * t[:, 2]  # noqa: E731
     inside = (mixed > 0.001).all(1) & (mixed < 0.999).all(1)
     torch.testing.assert_close((mixed - content)[:, 0][inside], (mixed - content)[:, 1][inside])
-    torch.testing.assert_close(luma(mixed)[inside], luma(stylised)[inside])
+    torch.testing.assert_close(luma(mixed)[inside], luma(stylized)[inside])
 
 
 def test_losses_keep_targets_as_buffers():
@@ -67,7 +67,7 @@ def _grams(net, image):
 
 
 def test_coarse_to_fine_runs_every_scale_and_returns_full_size(net, device):
-    from stylepipe.gatys import optimise_coarse_to_fine
+    from stylepipe.gatys import optimize_coarse_to_fine
 
     content = to_tensor(Scene(128, 96, 2).render(0), device)
     style = to_tensor(painterly_frame(128, 96, 0.5, seed=2), device)
@@ -79,7 +79,7 @@ def test_coarse_to_fine_runs_every_scale_and_returns_full_size(net, device):
         return _grams(net, torch.nn.functional.interpolate(style, size=size, mode="area"))
 
     settings = GatysSettings(style_weight=1e4, scales=(0.5, 1.0), scale_iterations=(6, 3))
-    result = optimise_coarse_to_fine(net, content, grams_at, settings, torch.Generator().manual_seed(0))
+    result = optimize_coarse_to_fine(net, content, grams_at, settings, torch.Generator().manual_seed(0))
     assert asked == [0.5, 1.0]
     assert result.image.shape == content.shape and result.iterations == 9
     with torch.no_grad():
@@ -122,7 +122,7 @@ def test_style_targets_shrink_the_style_with_the_scale(net, tmp_path, device):
     assert torch.allclose(half["relu2_2"], styled["relu2_2"]), "scale and style_scale multiply"
 
 
-def test_the_stylisation_is_carried_along_the_flow_and_laid_on_the_new_content(device):
+def test_the_stylization_is_carried_along_the_flow_and_laid_on_the_new_content(device):
     from stylepipe.gatys import temporal_terms
 
     # The previous output is its content frame plus a stroke pattern. The new frame's content is the old one moved
@@ -152,7 +152,7 @@ def test_the_stylisation_is_carried_along_the_flow_and_laid_on_the_new_content(d
     assert loss(to_tensor(previous, device) * 255).item() > 100
 
 
-def test_new_pixels_start_from_their_alike_stylised_neighbours(device):
+def test_new_pixels_start_from_their_alike_stylized_neighbors(device):
     from stylepipe.gatys import temporal_terms
 
     # A pan brought in the two right-hand columns. The content frame's left half is red, its right half green; the

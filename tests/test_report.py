@@ -123,7 +123,7 @@ def test_a_video_too_large_to_embed_gets_an_animated_preview(rendered, tmp_path,
     assert mime == "image/png" and getattr(preview, "n_frames", 1) == TINY_FRAMES
 
 
-def test_the_preview_stylises_three_frames_without_the_render(tiny_inputs, tmp_path, monkeypatch, capsys):
+def test_the_preview_stylizes_three_frames_without_the_render(tiny_inputs, tmp_path, monkeypatch, capsys):
     workdir = make_workdir(tmp_path, small_config(tiny_inputs))
     dry = run_snakemake(workdir, "-n", "results/out/preview.png")
     assert dry.returncode == 0, dry.stderr[-3000:]
@@ -161,9 +161,9 @@ def test_stylepipe_status_rises_during_a_run_and_says_stopped_after_ctrl_c(tiny_
     deadline = time.monotonic() + 300
     while proc.poll() is None and time.monotonic() < deadline:
         status = output_status(results, "out")
-        if status.state == "running" and status.stylised and status.stylised not in seen:
+        if status.state == "running" and status.stylized and status.stylized not in seen:
             assert status.eta_seconds is not None and status.seconds_per_frame > 0
-            seen.append(status.stylised)
+            seen.append(status.stylized)
         if len(seen) >= 2 and seen[-1] == 5:
             break
         time.sleep(0.1)
@@ -176,7 +176,7 @@ def test_stylepipe_status_rises_during_a_run_and_says_stopped_after_ctrl_c(tiny_
     proc.communicate(timeout=120)
     stopped = output_status(results, "out")
     finished = sum(len(list_frames(c)) for c in (results / "out/stylized").glob("chunk_*"))
-    assert stopped.state == "stopped" and stopped.stylised == finished == 4, (stopped, finished)
+    assert stopped.state == "stopped" and stopped.stylized == finished == 4, (stopped, finished)
     assert stylepipe_main(["status", "results/out.mp4", "--results", str(results)]) == 0
     assert capsys.readouterr().out.startswith("out: 4/8 frames stylised (50%)")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, make_workdir, rules_run, run_snakemake, stylise_chains, tiny_config
+from conftest import REPO, make_workdir, rules_run, run_snakemake, stylize_chains, tiny_config
 from videotools import read_all_frames, shot_frames, write_timed_clip
 
 from stylepipe.config import load_schema
@@ -98,9 +98,9 @@ def test_three_shots_are_three_independent_chains_that_run_side_by_side(three_sh
     assert shots["shots"] == [[0, 8], [8, 16], [16, 24]]
     assert json.loads((workdir / "results/oneshot/shots.json").read_text())["shots"] == [[0, 24]]
 
-    chains = stylise_chains(workdir, "results/out.mp4")
+    chains = stylize_chains(workdir, "results/out.mp4")
     assert sorted(len(chain) for chain in chains) == [2, 2, 2], chains
-    assert [len(chain) for chain in stylise_chains(workdir, "results/oneshot.mp4")] == [6]
+    assert [len(chain) for chain in stylize_chains(workdir, "results/oneshot.mp4")] == [6]
 
     # Two cores and one thread a job: two shots' chains run at the same time.
     result = run_snakemake(workdir, "results/out.mp4", "--set-threads", "stylize_gatys=1")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_workdir, run_snakemake, stylise_chains, tiny_config
+from conftest import make_workdir, run_snakemake, stylize_chains, tiny_config
 from videotools import read_all_frames, shot_frames, write_timed_clip
 
 from stylepipe.errors import StylepipeError
@@ -94,7 +94,7 @@ def test_a_long_shot_in_segments_runs_as_independent_chains_whose_seams_are_cros
     result = run_snakemake(workdir, "results/out/shots.json")
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads((workdir / "results/out/shots.json").read_text())["shots"] == [[0, LONG_SHOT]]
-    chains = stylise_chains(workdir, "results/out.mp4")
+    chains = stylize_chains(workdir, "results/out.mp4")
     # Segment 0 is frames 0-7; segments 1 and 2 start 3 frames early (5-15 and 13-23), in chunks of 4.
     assert sorted(len(chain) for chain in chains) == [2, 3, 3], chains
 

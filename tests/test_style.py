@@ -28,13 +28,13 @@ def test_a_single_image_is_used_for_every_frame():
     assert style_frame_index(4, Fraction(24), 1, None, "loop") == [0, 0, 0, 0]
 
 
-def test_weights_are_normalised():
+def test_weights_are_normalized():
     sources = parse_style_sources(["a.png", {"path": "b.mp4", "weight": 3}])
     assert [s.weight for s in sources] == [0.25, 0.75]
     assert sources[0].is_image and not sources[1].is_image
 
 
-def test_gram_window_averages_neighbouring_style_frames(tmp_path, device):
+def test_gram_window_averages_neighboring_style_frames(tmp_path, device):
     video = tmp_path / "style.mp4"
     write_style_video(video, 32, 24, 5, Fraction(5))
     index = extract_style_frames(

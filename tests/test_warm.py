@@ -152,8 +152,8 @@ def test_the_server_leaves_when_asked_or_when_snakemake_has_gone(tmp_path):
         assert not Path(address).parent.exists(), "its socket folder is removed"
 
 
-def test_a_server_whose_imports_initialised_cuda_leaves_and_jobs_run_on_their_own(monkeypatch, tmp_path):
-    process, address = _start_server(monkeypatch, ("torch", "warm_cuda_initialised"))
+def test_a_server_whose_imports_initialized_cuda_leaves_and_jobs_run_on_their_own(monkeypatch, tmp_path):
+    process, address = _start_server(monkeypatch, ("torch", "warm_cuda_initialized"))
     process.wait(timeout=120)  # it leaves by itself, before taking a job
     assert not Path(address).exists()
     out, log = tmp_path / "where.json", tmp_path / "job.log"

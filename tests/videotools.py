@@ -95,13 +95,13 @@ def scene_texture(seed: int, width: int, height: int) -> np.ndarray:
         picture += amplitude * cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
     picture = np.clip(128 + 70 * picture, 0, 255).astype(np.uint8)
     for _ in range(12):
-        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        color = tuple(int(c) for c in rng.integers(0, 256, 3))
         centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
         if rng.random() < 0.5:
-            cv2.circle(picture, centre, int(rng.integers(4, max(5, height // 4))), colour, -1)
+            cv2.circle(picture, centre, int(rng.integers(4, max(5, height // 4))), color, -1)
         else:
             size = (int(rng.integers(4, max(5, width // 4))), int(rng.integers(4, max(5, height // 4))))
-            cv2.rectangle(picture, centre, (centre[0] + size[0], centre[1] + size[1]), colour, -1)
+            cv2.rectangle(picture, centre, (centre[0] + size[0], centre[1] + size[1]), color, -1)
     return picture
 
 

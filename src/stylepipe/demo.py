@@ -135,8 +135,8 @@ def painterly_frame(width: int, height: int, t: float, seed: int = 1, strokes: i
         angle = np.sin(x / width * 6.0 + t) + np.cos(y / height * 5.0 - 0.7 * t)
         dx, dy = np.cos(angle) * length / 2, np.sin(angle) * length / 2
         hue = (base_hue + 0.25 * hue0[i] + 0.05 * np.sin(t + i)) % 1.0
-        colour = tuple(int(c * 255) for c in colorsys.hsv_to_rgb(hue, 0.75, 0.55 + 0.45 * hue0[i]))
-        cv2.line(canvas, (int(x - dx), int(y - dy)), (int(x + dx), int(y + dy)), colour, thickness, cv2.LINE_AA)
+        color = tuple(int(c * 255) for c in colorsys.hsv_to_rgb(hue, 0.75, 0.55 + 0.45 * hue0[i]))
+        cv2.line(canvas, (int(x - dx), int(y - dy)), (int(x + dx), int(y + dy)), color, thickness, cv2.LINE_AA)
     return canvas
 
 

@@ -19,7 +19,7 @@ from PIL import Image
 from stylepipe.arbitrary import StylePredictor
 from stylepipe.frames import list_frames, read_rgb
 from stylepipe.style import style_frame_shares
-from stylepipe.colour import keep_content_colours
+from stylepipe.color import keep_content_colors
 
 
 
@@ -88,7 +88,7 @@ def stylize_batches(
             y = model(x) if styles_of is None else model(x, styles_of(start, batch).to(device))
             y = y.float().clamp(0, 1)
             if preserve_colors:
-                y = keep_content_colours(y, x.float())
+                y = keep_content_colors(y, x.float())
             yield from y.mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
             start += len(batch)
 

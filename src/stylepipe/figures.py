@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 MAX_EMBEDDED_VIDEO_BYTES = 20 * 1024 * 1024
 CELL_HEIGHT = 180
 LABEL_HEIGHT = 22
-SERIES_COLOURS = ("#d62728", "#7f7f7f", "#1f77b4", "#2ca02c", "#9467bd")
+SERIES_COLORS = ("#d62728", "#7f7f7f", "#1f77b4", "#2ca02c", "#9467bd")
 
 
 def moments(frame_count: int, count: int = 3) -> list[int]:
@@ -108,7 +108,7 @@ def line_plot_svg(title: str, series: Mapping[str, Sequence[float | None]], y_la
     for tick in _ticks(0.0, max(1, frames - 1)):
         parts.append(f'<text x="{x(int(tick)):.1f}" y="{top + plot_h + 16}" text-anchor="middle">{int(tick)}</text>')
     for number, (name, ys) in enumerate(series.items()):
-        colour = SERIES_COLOURS[number % len(SERIES_COLOURS)]
+        color = SERIES_COLORS[number % len(SERIES_COLORS)]
         runs: list[list[str]] = [[]]
         for i, v in enumerate(ys):
             if v is None or not math.isfinite(v):
@@ -118,11 +118,11 @@ def line_plot_svg(title: str, series: Mapping[str, Sequence[float | None]], y_la
         for run in runs:
             if len(run) == 1:
                 cx, cy = run[0].split(",")
-                parts.append(f'<circle cx="{cx}" cy="{cy}" r="2" fill="{colour}"/>')
+                parts.append(f'<circle cx="{cx}" cy="{cy}" r="2" fill="{color}"/>')
             elif run:
-                parts.append(f'<polyline class="series" points="{" ".join(run)}" fill="none" stroke="{colour}" stroke-width="1.6"/>')
+                parts.append(f'<polyline class="series" points="{" ".join(run)}" fill="none" stroke="{color}" stroke-width="1.6"/>')
         legend_y = top + 8 + 18 * number
-        parts.append(f'<line x1="{left + plot_w + 12}" y1="{legend_y}" x2="{left + plot_w + 32}" y2="{legend_y}" stroke="{colour}" stroke-width="2"/>')
+        parts.append(f'<line x1="{left + plot_w + 12}" y1="{legend_y}" x2="{left + plot_w + 32}" y2="{legend_y}" stroke="{color}" stroke-width="2"/>')
         parts.append(f'<text x="{left + plot_w + 36}" y="{legend_y + 4}">{html.escape(name)}</text>')
     parts.append("</svg>")
     return "\n".join(parts)

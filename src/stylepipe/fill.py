@@ -29,7 +29,7 @@ ALIKE_ENOUGH = 0.1
 REACH = 0.02
 # ... but at least this many pixels, so a small frame's band (a pan of 2 px a frame at 64 px) is still filled.
 MIN_REACH_PX = 3
-_NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+_NEIGHBORS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
 
 def fill_uncovered(image: np.ndarray, known: np.ndarray, content: np.ndarray, sigma: float = SIMILARITY_SIGMA,
@@ -60,15 +60,15 @@ def fill_uncovered(image: np.ndarray, known: np.ndarray, content: np.ndarray, si
         rows, cols = np.divmod(front, width)
         total = np.zeros((front.size, values.shape[1]), np.float32)
         weight = np.zeros(front.size, np.float32)
-        neighbours = []
-        for dy, dx in _NEIGHBOURS:
+        neighbors = []
+        for dy, dx in _NEIGHBORS:
             r, c = rows + dy, cols + dx
             inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
-            neighbour = np.where(inside, r * width + c, front)
-            neighbours.append(neighbour)
-            alike = np.exp(-((guide[neighbour] - guide[front]) ** 2).sum(1) / (2 * sigma**2))
-            w = filled[neighbour] * alike
-            total += w[:, None] * values[neighbour]
+            neighbor = np.where(inside, r * width + c, front)
+            neighbors.append(neighbor)
+            alike = np.exp(-((guide[neighbor] - guide[front]) ** 2).sum(1) / (2 * sigma**2))
+            w = filled[neighbor] * alike
+            total += w[:, None] * values[neighbor]
             weight += w
         ready = weight >= ALIKE_ENOUGH
         if ready.any():
@@ -80,7 +80,7 @@ def fill_uncovered(image: np.ndarray, known: np.ndarray, content: np.ndarray, si
             values[front] = source[front]
         rounds += 1
         filled[front[ready]] = True
-        reached = np.concatenate([n[ready] for n in neighbours])
+        reached = np.concatenate([n[ready] for n in neighbors])
         front = np.union1d(front[~ready], reached[~filled[reached]])
     values[~filled] = source[~filled]
     return np.clip(values + 0.5, 0, 255).astype(np.uint8).reshape(image.shape)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from stylepipe.flow import long_term_weights, warp_backward
-from stylepipe.colour import keep_content_colours
+from stylepipe.color import keep_content_colors
 from stylepipe.fill import fill_uncovered
 from stylepipe.settings import GatysSettings
 from stylepipe.lossnet import CONTENT_LAYERS, STYLE_LAYERS, VGGFeatures
@@ -66,7 +66,7 @@ def temporal_terms(
     `settings.uncovered_start` says) or None, and the temporal loss on 0..255 pixels, or None.
     """
     here = to_uint8(content)
-    carried = {d: carry_stylisation(previous[d], previous_content[d], here, flows[d], settings.warp) for d in previous}
+    carried = {d: carry_stylization(previous[d], previous_content[d], here, flows[d], settings.warp) for d in previous}
     start = None
     if settings.init == "prev_warped" and 1 in carried:
         if settings.uncovered_start == "neighbours":
@@ -87,7 +87,7 @@ def temporal_terms(
     return start, temporal_loss
 
 
-def carry_stylisation(output: np.ndarray, output_content: np.ndarray, content: np.ndarray, flow: np.ndarray,
+def carry_stylization(output: np.ndarray, output_content: np.ndarray, content: np.ndarray, flow: np.ndarray,
                       warp: str) -> np.ndarray:
     """An earlier frame's stylisation (`output` less `output_content`, signed) warped along `flow` and laid on `content`;
     all HxWx3 uint8."""
@@ -103,7 +103,7 @@ def shrunk(image: torch.Tensor, scale: float) -> torch.Tensor:
     return image if size == (height, width) else F.interpolate(image, size=size, mode="area")
 
 
-def optimise_coarse_to_fine(
+def optimize_coarse_to_fine(
     net: VGGFeatures,
     content: torch.Tensor,
     grams_at: Callable[[float], dict[str, torch.Tensor]],
@@ -124,14 +124,14 @@ def optimise_coarse_to_fine(
             start = initial_image(init, scaled, generator)
         else:
             start = F.interpolate(image, size=scaled.shape[2:], mode="bicubic", align_corners=False).clamp(0, 1)
-        result = optimise_frame(net, scaled, grams_at(scale), start, settings, steps)
+        result = optimize_frame(net, scaled, grams_at(scale), start, settings, steps)
         image, seconds, iterations = result.image, seconds + result.seconds, iterations + steps
     assert result is not None
     result.seconds, result.iterations = seconds, iterations
     return result
 
 
-def optimise_frame(
+def optimize_frame(
     net: VGGFeatures,
     content: torch.Tensor,
     style_grams: dict[str, torch.Tensor],
@@ -157,7 +157,7 @@ def optimise_frame(
     last: dict[str, float] = {}
 
     def closure() -> torch.Tensor:
-        optimiser.zero_grad()
+        optimizer.zero_grad()
         features = net(image)
         c_loss = sum(loss(features[layer]) for layer, loss in content_losses.items())
         s_loss = sum(loss(features[layer]) for layer, loss in style_losses.items())
@@ -174,22 +174,22 @@ def optimise_frame(
         return total
 
     if settings.optimizer == "lbfgs":
-        optimiser: torch.optim.Optimizer = torch.optim.LBFGS(
+        optimizer: torch.optim.Optimizer = torch.optim.LBFGS(
             [image], lr=1.0, max_iter=iterations, max_eval=int(iterations * 1.25), history_size=50,
             tolerance_grad=0.0, tolerance_change=0.0,
             # Gram losses are quartic in the pixels; without a line search the second step overshoots wildly.
             line_search_fn="strong_wolfe",
         )
-        optimiser.step(closure)
+        optimizer.step(closure)
     else:
-        optimiser = torch.optim.Adam([image], lr=settings.learning_rate / 255)
+        optimizer = torch.optim.Adam([image], lr=settings.learning_rate / 255)
         for _ in range(iterations):
-            optimiser.step(closure)
+            optimizer.step(closure)
             with torch.no_grad():
                 image.clamp_(0, 1)
     result = image.detach().clamp(0, 1)
     if settings.preserve_colors:
-        result = keep_content_colours(result, content)
+        result = keep_content_colors(result, content)
     return FrameResult(
         image=result,
         content_loss=last.get("content", float("nan")),

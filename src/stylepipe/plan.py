@@ -12,11 +12,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from stylepipe.arbitrary_files import ARBITRARY_WEIGHTS_FILE
 from stylepipe.batch import read_batch
 from stylepipe.config import TOP_LEVEL_NAME, TOP_LEVEL_ONLY, load_schema, resolve_variants
 from stylepipe.errors import StylepipeError
+from stylepipe.fingerprint import stamps
 from stylepipe.frames import DamagedCacheError, check_folder, chunk_layout as layout_chunks, set_aside
-from stylepipe.settings import LOSS_NETWORK_SOURCES, TrainSettings, model_name
+from stylepipe.preflight import check_free_space, trains_per_style, uses_arbitrary_network
+from stylepipe.settings import LOSS_NETWORK_SOURCES, GatysSettings, TrainSettings, model_name
 from stylepipe.style import parse_style_sources
 
 # Snakemake options with which an invocation only looks (a dry run, lint, a summary...): a damaged cache is then
@@ -31,6 +34,13 @@ LOOKING_LETTERS = frozenset("nlSDt")
 # The folders of frames each output caches, under results/<name>/.
 CACHED_FRAME_FOLDERS = ("frames/content", "frames/style")
 CACHED_CHUNK_STAGES = ("stylized", "feedforward", "stable")
+# The demo's inputs, which the workflow itself makes (rule demo): they need not exist while it parses.
+DEMO_FILES = {
+    "content": "resources/demo/content.mp4",
+    "style_video": "resources/demo/style.mp4",
+    "style_image": "resources/demo/style.png",
+}
+GENERATED = tuple(DEMO_FILES.values())
 
 
 def outputs_to_render(config: dict[str, Any], schemas: Path, generated: Sequence[str]) -> tuple[dict[str, dict[str, Any]], dict[str, str], list[str]]:
@@ -58,6 +68,15 @@ def only_looks(argv: Sequence[str]) -> bool:
         if arg.startswith("-") and not arg.startswith("--") and set(arg[1:]) & LOOKING_LETTERS:
             return True
     return False
+
+
+def before_run(results: Path, names: Iterable[str], argv: Sequence[str]) -> list[str]:
+    """Checks made once, before any job: enough free disk to start (unless the invocation only looks), and damaged
+    cached folders set aside (only reported when it looks). Returns the lines to print."""
+    looking = only_looks(argv)
+    if not looking:
+        check_free_space()
+    return set_aside_damaged(results, names, looking)
 
 
 def cached_folders(root: Path) -> list[Path]:
@@ -124,6 +143,49 @@ def temporal_method(variant: Mapping[str, Any]) -> str:
     return method
 
 
+def per_frame_stage(variant: Mapping[str, Any]) -> str:
+    """The folder under results/<name>/ where the style mode writes its chunks."""
+    return "feedforward" if variant["mode"] == "feedforward" else "stylized"
+
+
+def video_stage(variant: Mapping[str, Any]) -> str:
+    """The folder whose chunks make the video: the stabilised ones when the temporal method is blend."""
+    return "stable" if temporal_method(variant) == "blend" else per_frame_stage(variant)
+
+
+def flow_offsets(variant: Mapping[str, Any]) -> list[int]:
+    """Offsets the flow stage covers: 1 always (the blend and the report's warping error), plus what Gatys mode looks
+    back to."""
+    looked_back = GatysSettings.from_config(variant["gatys"]).previous_offsets if variant["mode"] == "gatys" else ()
+    return sorted({1, *looked_back})
+
+
+def frames_looked_back(variant: Mapping[str, Any]) -> int:
+    """How many frames before a chunk a Gatys chunk reads (its warm start and temporal loss); 0 when frames stand alone."""
+    settings = GatysSettings.from_config(variant["gatys"])
+    return max(settings.previous_offsets) if settings.uses_previous_frames else 0
+
+
+def network_inputs(variant: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """What a job that paints with the variant's method reads besides the content: the loss network (Gatys) or the
+    arbitrary-style network, each with the style frames; or the per-style model, with a stamp of its bytes."""
+    style = {"style": f"results/{name}/frames/style", "index": f"results/{name}/style_index.json"}
+    if variant["mode"] == "gatys":
+        return {"weights": loss_network_file(variant), **style}
+    if uses_arbitrary_network(variant):
+        return {"weights": ARBITRARY_WEIGHTS_FILE, **style}
+    model = model_file(variant)
+    # A model this workflow trains is newer than what it feeds whenever it is trained again; stamping it only once it
+    # exists would make the next run redo every chunk. Only a model the config names needs a stamp.
+    return {"model": model, "model_stamp": stamps([model]) if variant["feedforward"]["model"] else []}
+
+
+def style_short_side(variant: Mapping[str, Any]) -> int | None:
+    """The shorter side style frames are cut to: the arbitrary network's predictor needs enough pixels for its square
+    input; the loss network takes them as they are."""
+    return variant["feedforward"]["style_size"] if uses_arbitrary_network(variant) else None
+
+
 def flow_threads(chunk: Mapping[str, int], cores: int, run: int) -> int:
     """A flow job's threads share its chunk in runs of `run` frames: no more threads than runs, nor than cores."""
     return max(1, min(cores, -(-(chunk["end"] - chunk["start"]) // run)))
@@ -141,7 +203,7 @@ def training_videos(variant: Mapping[str, Any], demo_content: str) -> list[str]:
     return videos or list(dict.fromkeys([variant["content"], demo_content]))
 
 
-def model_id(variant: Mapping[str, Any], generated: Sequence[str], demo_content: str) -> str:
+def model_id(variant: Mapping[str, Any], generated: Sequence[str] = GENERATED, demo_content: str = DEMO_FILES["content"]) -> str:
     """Names the model a feed-forward variant trains, from its style, training videos, loss network and every training
     knob. A style file's bytes count too, except the `generated` demo files, whose bytes do not exist yet when the
     workflow is parsed (they are named by path)."""
@@ -152,6 +214,16 @@ def model_id(variant: Mapping[str, Any], generated: Sequence[str], demo_content:
     if style not in generated and Path(style).is_file():
         key["style_bytes"] = hashlib.sha256(Path(style).read_bytes()).hexdigest()
     return model_name(style, settings, key)
+
+
+def model_file(variant: Mapping[str, Any]) -> str:
+    """The per-style network a variant paints with: the model it names, or the one it trains."""
+    return variant["feedforward"]["model"] or f"resources/models/{model_id(variant)}.safetensors"
+
+
+def models_to_train(variants: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """Models the run may train, by id, each with a variant that asks for it (variants with the same id train one)."""
+    return {model_id(v): v for v in variants.values() if trains_per_style(v) and not v["feedforward"]["model"]}
 
 
 def wants_warm_server(warm_start: bool, local: bool, deployment: Any, rules_to_run: Iterable[str], has_checkpoint: bool,

@@ -27,8 +27,8 @@ RESIDUAL = 0.6  # in units of the frame's own contrast (standard deviation)
 FLAT_CONTRAST = 4.0 / 255  # below this a frame has no structure to compare (black in a fade)
 FLAT_JUMP = 0.25  # a mean-brightness jump this big between flat and textured frames is a cut (black to a bright shot)
 NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
-NEIGHBOUR_RATIO = 2.5
-NEIGHBOURS = 3  # scores either side that the median compares against
+NEIGHBOR_RATIO = 2.5
+NEIGHBORS = 3  # scores either side that the median compares against
 
 
 @dataclass(frozen=True)
@@ -47,13 +47,13 @@ def _prepare(frame: np.ndarray) -> _Prepared:
     grey = cv2.cvtColor(cv2.resize(frame, (small_w, small_h), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
     grey = grey.astype(np.float32) / 255
     mean, contrast = float(grey.mean()), float(grey.std())
-    normalised = (grey - mean) / max(contrast, FLAT_CONTRAST)
-    image = np.clip(128 + 40 * normalised, 0, 255).astype(np.uint8)
+    normalized = (grey - mean) / max(contrast, FLAT_CONTRAST)
+    image = np.clip(128 + 40 * normalized, 0, 255).astype(np.uint8)
     # Immerkaer's estimate with a median, which edges barely move: a dim frame in a fade is mostly noise once
     # normalised, and its pixels must not count as unexplained.
-    laplacian = cv2.filter2D(normalised, -1, NOISE_KERNEL, borderType=cv2.BORDER_REFLECT)
+    laplacian = cv2.filter2D(normalized, -1, NOISE_KERNEL, borderType=cv2.BORDER_REFLECT)
     noise = 1.4826 * float(np.median(np.abs(laplacian))) / 6
-    return _Prepared(normalised, image, mean, contrast, noise)
+    return _Prepared(normalized, image, mean, contrast, noise)
 
 
 def _pair_score(before: _Prepared, after: _Prepared) -> float:
@@ -95,8 +95,8 @@ def find_cuts(scores: Sequence[float], threshold: float, min_frames: int) -> lis
     for t in range(1, len(scores)):
         if scores[t] < threshold:
             continue
-        around = [scores[k] for k in range(max(1, t - NEIGHBOURS), min(len(scores), t + NEIGHBOURS + 1)) if k != t]
-        if around and scores[t] < NEIGHBOUR_RATIO * float(np.median(around)):
+        around = [scores[k] for k in range(max(1, t - NEIGHBORS), min(len(scores), t + NEIGHBORS + 1)) if k != t]
+        if around and scores[t] < NEIGHBOR_RATIO * float(np.median(around)):
             continue
         if t - (cuts[-1] if cuts else 0) < min_frames:
             continue

@@ -16,7 +16,7 @@ from stylepipe.frames import list_frames
 from stylepipe.jobs.common import format_duration
 
 PROGRESS_LINE = re.compile(r"progress: (\d+)/(\d+) frames .*?([0-9.]+) s a frame")
-STYLISE_STAGES = (("stylized", "stylize"), ("feedforward", "feedforward"))
+STYLIZE_STAGES = (("stylized", "stylize"), ("feedforward", "feedforward"))
 
 
 @dataclass
@@ -27,7 +27,7 @@ class OutputStatus:
     name: str
     state: str
     total: int | None
-    stylised: int
+    stylized: int
     seconds_per_frame: float | None
     in_flight: list[str]
     error: str | None = None
@@ -36,7 +36,7 @@ class OutputStatus:
     def eta_seconds(self) -> float | None:
         if self.total is None or self.seconds_per_frame is None:
             return None
-        return (self.total - self.stylised) * self.seconds_per_frame
+        return (self.total - self.stylized) * self.seconds_per_frame
 
     def line(self) -> str:
         if self.state == "stale":
@@ -46,7 +46,7 @@ class OutputStatus:
             return f"{self.name}: done, results/{self.name}.mp4 ({self.total} frames{speed})"
         if self.total is None:
             return f"{self.name}: {self.state}, the content video is not probed yet"
-        parts = [f"{self.name}: {self.stylised}/{self.total} frames stylised ({100 * self.stylised / max(1, self.total):.0f}%)"]
+        parts = [f"{self.name}: {self.stylized}/{self.total} frames stylised ({100 * self.stylized / max(1, self.total):.0f}%)"]
         if self.seconds_per_frame is not None:
             parts.append(f"{self.seconds_per_frame:.3f} s a frame")
             parts.append(f"ETA {format_duration(self.eta_seconds or 0)}")
@@ -77,7 +77,7 @@ def output_status(results: Path, name: str) -> OutputStatus:
     partial, seconds, in_flight, latest, error = 0, [], [], None, None
     # Frame numbers, not files: a segment's overlap frames are stylised twice but are one frame of the video.
     finished: set[str] = set()
-    for folder, log_prefix in STYLISE_STAGES:
+    for folder, log_prefix in STYLIZE_STAGES:
         for chunk in sorted((root / folder).glob("chunk_*")) if (root / folder).is_dir() else []:
             finished.update(path.stem for path in list_frames(chunk))
             seconds += _finished_seconds(chunk)
@@ -96,28 +96,28 @@ def output_status(results: Path, name: str) -> OutputStatus:
             in_flight.append(f"chunk {chunk_id} at {done}/{last.group(2)}" if last else f"chunk {chunk_id} starting")
             if last:
                 latest = float(last.group(3))
-    stylised = len(finished)
+    stylized = len(finished)
     per_frame = latest if latest is not None else (sum(seconds) / len(seconds) if seconds else None)
     video = results / f"{name}.mp4"
     running = snakemake_is_running(results.parent)
     if running:
-        stylised += partial  # a stopped job's frames are redone from its chunk's start, so they do not count
+        stylized += partial  # a stopped job's frames are redone from its chunk's start, so they do not count
     else:
         in_flight = []
     changed = changed_inputs(results, name) if video.is_file() else []
     if changed and not running:
         state, error = "stale", f"{', '.join(changed)} changed since results/{name}.mp4 was made; give the same command again"
-    elif total is not None and video.is_file() and stylised >= total and not in_flight:
+    elif total is not None and video.is_file() and stylized >= total and not in_flight:
         state = "done"
     elif error:
         state = "failed"
-    elif running and (in_flight or total is None or stylised < total or not video.is_file()):
+    elif running and (in_flight or total is None or stylized < total or not video.is_file()):
         state = "running"
-    elif not stylised and not in_flight:
+    elif not stylized and not in_flight:
         state = "not started"
     else:
-        state = "stopped" if not video.is_file() or stylised < (total or 0) else "done"
-    return OutputStatus(name, state, total, stylised, per_frame, in_flight, error)
+        state = "stopped" if not video.is_file() or stylized < (total or 0) else "done"
+    return OutputStatus(name, state, total, stylized, per_frame, in_flight, error)
 
 
 def changed_inputs(results: Path, name: str) -> list[str]:

@@ -100,10 +100,10 @@ class PairSampler:
                 torch.from_numpy(np.stack(masks).astype(np.float32))[:, None])
 
 
-def _state_tensors(model: TransformerNet, optimiser: torch.optim.Adam) -> dict[str, torch.Tensor]:
+def _state_tensors(model: TransformerNet, optimizer: torch.optim.Adam) -> dict[str, torch.Tensor]:
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     for index, param in enumerate(model.parameters()):
-        state = optimiser.state.get(param)
+        state = optimizer.state.get(param)
         if state:
             tensors[f"optim.{index}.exp_avg"] = state["exp_avg"]
             tensors[f"optim.{index}.exp_avg_sq"] = state["exp_avg_sq"]
@@ -111,11 +111,11 @@ def _state_tensors(model: TransformerNet, optimiser: torch.optim.Adam) -> dict[s
     return tensors
 
 
-def _restore(model: TransformerNet, optimiser: torch.optim.Adam, tensors: dict[str, torch.Tensor]) -> None:
+def _restore(model: TransformerNet, optimizer: torch.optim.Adam, tensors: dict[str, torch.Tensor]) -> None:
     model.load_state_dict({k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")})
     for index, param in enumerate(model.parameters()):
         if f"optim.{index}.exp_avg" in tensors:
-            optimiser.state[param] = {
+            optimizer.state[param] = {
                 "step": tensors[f"optim.{index}.step"].reshape(()).clone(),
                 "exp_avg": tensors[f"optim.{index}.exp_avg"].clone(),
                 "exp_avg_sq": tensors[f"optim.{index}.exp_avg_sq"].clone(),
@@ -140,7 +140,7 @@ def train(
     torch.manual_seed(settings.seed)
     device = net.mean.device
     model = TransformerNet(settings.arch).to(device).train()
-    optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     arch = net.info.arch
     style = torch.from_numpy(style_image).permute(2, 0, 1)[None].float().div(255).to(device)
     with torch.no_grad():
@@ -152,7 +152,7 @@ def train(
     if partial.is_file():
         tensors, saved = read_checkpoint(partial)
         if saved.get("run") == header.get("run"):
-            _restore(model, optimiser, {k: v.to(device) for k, v in tensors.items()})
+            _restore(model, optimizer, {k: v.to(device) for k, v in tensors.items()})
             start, losses = int(saved["steps"]), list(saved.get("losses", []))
             log(f"resuming from the checkpoint at step {start}")
         else:
@@ -176,9 +176,9 @@ def train(
         t_loss = masked_mse(out_curr * 255, warped, mask)
         total = (settings.content_weight * c_loss + settings.style_weight * s_loss + settings.tv_weight * tv_loss
                  + settings.temporal_weight * t_loss)
-        optimiser.zero_grad()
+        optimizer.zero_grad()
         total.backward()
-        optimiser.step()
+        optimizer.step()
         losses.append(total.item())
         if on_step is not None:
             on_step(step, losses[-1])
@@ -186,7 +186,7 @@ def train(
             log(f"step {step:5d}/{settings.steps}  loss {losses[-1]:.4g} (content {c_loss.item():.4g}, style {s_loss.item():.4g}, "
                 f"temporal {t_loss.item():.4g})  {(time.perf_counter() - began) / (step - start):.2f} s/step")
         if step % settings.checkpoint_every == 0 and step < settings.steps:
-            save_checkpoint(partial, _state_tensors(model, optimiser), {**header, "steps": step, "losses": losses})
+            save_checkpoint(partial, _state_tensors(model, optimizer), {**header, "steps": step, "losses": losses})
     final = {**header, "arch": settings.arch, "steps": settings.steps, "losses": losses,
              "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None}
     save_checkpoint(out_path, {k: v for k, v in model.state_dict().items()}, final)

@@ -9,13 +9,13 @@ from snakemake.utils import min_version
 # Only torch-free modules here: every dry run, no-op rerun and cluster job parses this file.
 from stylepipe import config as stylepipe_config
 from stylepipe import plan as stylepipe_plan
-from stylepipe.arbitrary_files import ARBITRARY_WEIGHTS_FILE
 from stylepipe.errors import StylepipeError
 from stylepipe.fingerprint import stamps as input_stamps
 from stylepipe.flow import FLOW_RUN
 from stylepipe.jobs import warm
-from stylepipe.preflight import check_free_space, preflight, trains_per_style, uses_arbitrary_network
-from stylepipe.settings import GatysSettings
+from stylepipe.arbitrary_files import ARBITRARY_WEIGHTS_FILE
+from stylepipe.plan import DEMO_FILES, GENERATED
+from stylepipe.preflight import preflight, uses_arbitrary_network
 from stylepipe.style import parse_style_sources
 
 min_version("9.0")
@@ -24,11 +24,6 @@ min_version("9.0")
 report: "../report/workflow.rst"
 
 CONDA_ENV = "../../envs/stylepipe.yaml"
-DEMO_FILES = {
-    "content": "resources/demo/content.mp4",
-    "style_video": "resources/demo/style.mp4",
-    "style_image": "resources/demo/style.png",
-}
 
 
 wildcard_constraints:
@@ -51,7 +46,7 @@ except StylepipeError as err:
 # Validate the config, every variant and a batch sheet's rows (and fill in defaults) before any job runs.
 try:
     VARIANTS, BATCH_ORIGIN, DEFAULT_NAMES = stylepipe_plan.outputs_to_render(
-        config, Path(workflow.current_basedir).parent / "schemas", tuple(DEMO_FILES.values())
+        config, Path(workflow.current_basedir).parent / "schemas", GENERATED
     )
 except StylepipeError as err:
     fail(err)
@@ -60,15 +55,13 @@ DEFAULT_TARGETS = [path for name in DEFAULT_NAMES for path in (f"results/{name}.
 CHECKED = set()
 
 if workflow.is_main_process:
-    if not stylepipe_plan.only_looks(sys.argv[1:]):
-        try:
-            check_free_space()
-        except StylepipeError as err:
-            fail(err)
-    # Names and sizes of every cached folder (a stat per file): a deleted or truncated frame would otherwise look
+    # Free disk, and the names and sizes of every cached folder: a deleted or truncated frame would otherwise look
     # finished to Snakemake. Jobs compare contents too before they read a folder.
-    for line in stylepipe_plan.set_aside_damaged(Path("results"), VARIANTS, stylepipe_plan.only_looks(sys.argv[1:])):
-        print(f"stylepipe: {line}", file=sys.stderr)
+    try:
+        for line in stylepipe_plan.before_run(Path("results"), VARIANTS, sys.argv[1:]):
+            print(f"stylepipe: {line}", file=sys.stderr)
+    except StylepipeError as err:
+        fail(err)
 
 
 def cfg(wildcards):
@@ -82,7 +75,7 @@ def cfg(wildcards):
         fail(stylepipe_config.unknown_variant_message(name, list(VARIANTS)))
     if name not in CHECKED:
         try:
-            preflight(VARIANTS[name], generated=tuple(DEMO_FILES.values()))
+            preflight(VARIANTS[name], generated=GENERATED)
         except StylepipeError as err:
             if name in BATCH_ORIGIN:
                 fail(f"{BATCH_ORIGIN[name]}: {err}")
@@ -102,15 +95,11 @@ def style_files(wildcards):
 # Stamps of the input files' contents (stylepipe.fingerprint): a file replaced by one with an older time still reruns
 # what it feeds.
 def content_stamp(wildcards):
-    return input_stamps([content_video(wildcards)], DEMO_FILES.values())
+    return input_stamps([content_video(wildcards)], GENERATED)
 
 
 def style_stamps(wildcards):
-    return input_stamps(style_files(wildcards), DEMO_FILES.values())
-
-
-def loss_network_weights(wildcards):
-    return stylepipe_plan.loss_network_file(cfg(wildcards))
+    return input_stamps(style_files(wildcards), GENERATED)
 
 
 # Every chunk job's params and inputs ask for the layout while the DAG is built: read each shots.json once.
@@ -154,125 +143,59 @@ def chain_before(wildcards, frames_back):
     return stylepipe_plan.chain_before(chunk_layout(wildcards), int(wildcards.chunk), frames_back)
 
 
-def per_frame_folder(wildcards):
-    return "feedforward" if cfg(wildcards)["mode"] == "feedforward" else "stylized"
-
-
-def per_frame_chunks(wildcards):
-    """Stylised chunks as the style mode made them, before any stabilisation."""
-    folder = per_frame_folder(wildcards)
-    return expand("results/{name}/{folder}/chunk_{chunk}", name=wildcards.name, folder=folder, chunk=chunk_ids(wildcards))
+def stage_chunks(wildcards, stage):
+    return expand("results/{name}/{stage}/chunk_{chunk}", name=wildcards.name, stage=stage, chunk=chunk_ids(wildcards))
 
 
 def stylized_chunks(wildcards):
     """The chunks that go into the video: stabilised ones when temporal.method is blend."""
-    if stylepipe_plan.temporal_method(cfg(wildcards)) == "blend":
-        return expand("results/{name}/stable/chunk_{chunk}", name=wildcards.name, chunk=chunk_ids(wildcards))
-    return per_frame_chunks(wildcards)
+    return stage_chunks(wildcards, stylepipe_plan.video_stage(cfg(wildcards)))
 
 
-def unstabilised_chunks(wildcards):
+def unstabilized_chunks(wildcards):
     """For the report's before/after figure; nothing when there is no stabilisation."""
-    return per_frame_chunks(wildcards) if stylepipe_plan.temporal_method(cfg(wildcards)) == "blend" else []
+    variant = cfg(wildcards)
+    return stage_chunks(wildcards, stylepipe_plan.per_frame_stage(variant)) if stylepipe_plan.video_stage(variant) == "stable" else []
 
 
 def raw_chunk(wildcards):
-    return f"results/{wildcards.name}/{per_frame_folder(wildcards)}/chunk_{wildcards.chunk}"
+    return f"results/{wildcards.name}/{stylepipe_plan.per_frame_stage(cfg(wildcards))}/chunk_{wildcards.chunk}"
 
 
 def previous_stable(wildcards):
     return [f"results/{wildcards.name}/stable/chunk_{k:04d}" for k in chain_before(wildcards, 1)]
 
 
-def model_id(variant):
-    return stylepipe_plan.model_id(variant, tuple(DEMO_FILES.values()), DEMO_FILES["content"])
+MODELS_TO_TRAIN = stylepipe_plan.models_to_train(VARIANTS)
 
 
-# Models to train, by id, with the variant that asks for each.
-MODELS_TO_TRAIN = {
-    model_id(variant): variant
-    for variant in VARIANTS.values()
-    if trains_per_style(variant) and not variant["feedforward"]["model"]
-}
-
-
-def model_file(wildcards):
-    variant = cfg(wildcards)
-    return variant["feedforward"]["model"] or f"resources/models/{model_id(variant)}.safetensors"
-
-
-def feedforward_inputs(wildcards):
-    """The arbitrary-style network reads the style frames; a per-style network reads its trained model."""
-    if uses_arbitrary_network(cfg(wildcards)):
-        return {
-            "style": f"results/{wildcards.name}/frames/style",
-            "index": f"results/{wildcards.name}/style_index.json",
-            "weights": ARBITRARY_WEIGHTS_FILE,
-        }
-    return {"model": model_file(wildcards), "model_stamp": input_stamps([model_file(wildcards)])}
-
-
-def preview_inputs(wildcards):
-    """What the preview stylises with: the loss network, the arbitrary-style network or the trained model."""
-    variant = cfg(wildcards)
-    if variant["mode"] == "gatys":
-        return {"weights": loss_network_weights(wildcards)}
-    if uses_arbitrary_network(variant):
-        return {"weights": ARBITRARY_WEIGHTS_FILE}
-    return {"model": model_file(wildcards), "model_stamp": input_stamps([model_file(wildcards)])}
+def network_inputs(wildcards):
+    """What the stylise, preview and report jobs read to paint or measure with the variant's method."""
+    return stylepipe_plan.network_inputs(cfg(wildcards), wildcards.name)
 
 
 def fidelity_inputs(wildcards):
     """Gatys mode's report measures style and content distances with the loss network it already has."""
-    if cfg(wildcards)["mode"] != "gatys":
-        return {}
-    return {
-        "weights": loss_network_weights(wildcards),
-        "style": f"results/{wildcards.name}/frames/style",
-        "index": f"results/{wildcards.name}/style_index.json",
-    }
-
-
-def style_short_side(wildcards):
-    """Style frames for the arbitrary network keep enough pixels for its predictor's square input."""
-    variant = cfg(wildcards)
-    return variant["feedforward"]["style_size"] if uses_arbitrary_network(variant) else None
+    return network_inputs(wildcards) if cfg(wildcards)["mode"] == "gatys" else {}
 
 
 def training_variant(wildcards):
     return MODELS_TO_TRAIN[wildcards.model_id]
 
 
-def training_weights(wildcards):
-    return stylepipe_plan.loss_network_file(training_variant(wildcards))
-
-
 def flow_chunks(wildcards):
     return expand("results/{name}/flow/chunk_{chunk}.npz", name=wildcards.name, chunk=chunk_ids(wildcards))
 
 
-def gatys_settings(wildcards):
-    return GatysSettings.from_config(cfg(wildcards)["gatys"])
-
-
-def flow_offsets(wildcards):
-    """Offsets the flow stage covers: 1 always (the report's warping error), plus what Gatys looks back to."""
-    return sorted({1, *gatys_settings(wildcards).previous_offsets})
-
-
 def temporal_flow(wildcards):
     """The chunk's flow file, when frames depend on earlier frames."""
-    if not gatys_settings(wildcards).uses_previous_frames:
-        return []
-    return f"results/{wildcards.name}/flow/chunk_{wildcards.chunk}.npz"
+    return f"results/{wildcards.name}/flow/chunk_{wildcards.chunk}.npz" if stylepipe_plan.frames_looked_back(cfg(wildcards)) else []
 
 
 def previous_stylized(wildcards):
     """Stylised chunks holding the frames that the first frames of this chunk look back to."""
-    settings = gatys_settings(wildcards)
-    if not settings.uses_previous_frames:
-        return []
-    return [f"results/{wildcards.name}/stylized/chunk_{k:04d}" for k in chain_before(wildcards, max(settings.previous_offsets))]
+    back = stylepipe_plan.frames_looked_back(cfg(wildcards))
+    return [f"results/{wildcards.name}/stylized/chunk_{k:04d}" for k in chain_before(wildcards, back)] if back else []
 
 
 def flow_threads(wildcards):

@@ -8,7 +8,7 @@ rule flow:
     params:
         method=lambda wc: cfg(wc)["flow"]["method"],
         preset=lambda wc: cfg(wc)["flow"]["preset"],
-        offsets=flow_offsets,
+        offsets=lambda wc: stylepipe_plan.flow_offsets(cfg(wc)),
         span=this_chunk,
         chunk_frames=lambda wc: cfg(wc)["chunk_frames"],
     log:

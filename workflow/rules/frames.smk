@@ -44,7 +44,7 @@ rule style_frames:
         style=lambda wc: cfg(wc)["style"],
         width=lambda wc: cfg(wc)["width"],
         match=lambda wc: cfg(wc)["style_video"]["match"],
-        short_side=style_short_side,
+        short_side=lambda wc: stylepipe_plan.style_short_side(cfg(wc)),
     log:
         "results/{name}/logs/style_frames.log",
     conda:

@@ -6,7 +6,7 @@ rule report:
         frames="results/{name}/frames/content",
         stylized=stylized_chunks,
         flows=flow_chunks,
-        unstabilised=unstabilised_chunks,
+        unstabilized=unstabilized_chunks,
     output:
         metrics="results/{name}/metrics.json",
     params:

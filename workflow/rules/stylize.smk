@@ -1,11 +1,9 @@
 rule stylize_gatys:
     """Gatys optimisation of one chunk; with temporal consistency on, it needs the chunks before it."""
     input:
+        unpack(network_inputs),  # the loss network and the style frames
         shots="results/{name}/shots.json",  # the chunk's frames (params.span) come from it
         frames="results/{name}/frames/content",
-        style="results/{name}/frames/style",
-        index="results/{name}/style_index.json",
-        weights=loss_network_weights,
         flow=temporal_flow,
         previous=previous_stylized,
     output:
@@ -34,7 +32,7 @@ rule stylize_feedforward:
     """One forward pass per frame, in batches: the arbitrary-style network with a style vector per frame, or a
     network trained for the style."""
     input:
-        unpack(feedforward_inputs),
+        unpack(network_inputs),
         shots="results/{name}/shots.json",  # the chunk's frames (params.span) come from it
         frames="results/{name}/frames/content",
     output:
@@ -92,10 +90,8 @@ rule preview:
     """A few frames spread through the clip, stylised with the output's settings and set beside their content
     frames, before committing to the full render. Reads the cached frames; writes only preview.png."""
     input:
-        unpack(preview_inputs),
+        unpack(network_inputs),
         frames="results/{name}/frames/content",
-        style="results/{name}/frames/style",
-        index="results/{name}/style_index.json",
     output:
         preview="results/{name}/preview.png",
     params:

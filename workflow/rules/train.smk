@@ -3,7 +3,7 @@ rule train:
     input:
         style=lambda wc: parse_style_sources(training_variant(wc)["style"])[0].path,
         videos=lambda wc: stylepipe_plan.training_videos(training_variant(wc), DEMO_FILES["content"]),
-        weights=training_weights,
+        weights=lambda wc: stylepipe_plan.loss_network_file(training_variant(wc)),
     output:
         model="resources/models/{model_id}.safetensors",
     params:

@@ -18,7 +18,7 @@ with job_log(snakemake.log[0]):
         snakemake.input.flows,
         snakemake.params.layout,
         snakemake.output.metrics,
-        unstabilised_dirs=list(snakemake.input.unstabilised),
+        unstabilized_dirs=list(snakemake.input.unstabilized),
         fidelity=fidelity,
         threads=snakemake.threads,
     )

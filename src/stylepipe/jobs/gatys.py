@@ -14,7 +14,7 @@ import torch
 from stylepipe import lossnet
 from stylepipe.flow import ChunkFlows
 from stylepipe.frames import atomic_dir, checked_folder, frame_name, list_frames, read_frame, write_rgb
-from stylepipe.gatys import GatysSettings, initial_image, optimise_coarse_to_fine, optimise_frame, temporal_terms, to_tensor, to_uint8
+from stylepipe.gatys import GatysSettings, initial_image, optimize_coarse_to_fine, optimize_frame, temporal_terms, to_tensor, to_uint8
 from stylepipe.jobs.common import Log, Progress, content_frames, find_frame, resolve_device, stderr_log
 from stylepipe.style_targets import StyleTargets
 
@@ -97,11 +97,11 @@ def stylize_gatys_chunk_job(
                     {d: flows.reliable(d, number).astype(np.float32) for d in offsets}, gatys,
                 )
             if restart:
-                result = optimise_coarse_to_fine(net, content, lambda scale: targets.grams_for(number, scale), gatys, generator)
+                result = optimize_coarse_to_fine(net, content, lambda scale: targets.grams_for(number, scale), gatys, generator)
             else:
                 if start is None:
                     start = initial_image(gatys.init, content, generator)
-                result = optimise_frame(net, content, targets.grams_for(number), start, gatys, gatys.iterations, temporal_loss)
+                result = optimize_frame(net, content, targets.grams_for(number), start, gatys, gatys.iterations, temporal_loss)
             done[number] = to_uint8(result.image)
             write_rgb(scratch / frame_name(number), done[number])
             reach = number - max(gatys.previous_offsets, default=0)

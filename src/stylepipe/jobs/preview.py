@@ -23,7 +23,7 @@ PREVIEW_FRAMES = 3
 
 def _gatys_frames(config: dict[str, Any], numbers: list[int], images: list[np.ndarray], inputs: dict[str, str], device: str, log: Log) -> list[np.ndarray]:
     from stylepipe import lossnet
-    from stylepipe.gatys import GatysSettings, optimise_coarse_to_fine, to_tensor, to_uint8
+    from stylepipe.gatys import GatysSettings, optimize_coarse_to_fine, to_tensor, to_uint8
     from stylepipe.style_targets import StyleTargets
 
     gatys = GatysSettings.from_config(config["gatys"])
@@ -34,7 +34,7 @@ def _gatys_frames(config: dict[str, Any], numbers: list[int], images: list[np.nd
     generator = torch.Generator().manual_seed(gatys.seed)
     outputs = []
     for k, (number, image) in enumerate(zip(numbers, images), start=1):
-        result = optimise_coarse_to_fine(net, to_tensor(image, device), lambda scale, n=number: targets.grams_for(n, scale), gatys, generator)
+        result = optimize_coarse_to_fine(net, to_tensor(image, device), lambda scale, n=number: targets.grams_for(n, scale), gatys, generator)
         outputs.append(to_uint8(result.image))
         log(f"preview frame {number}: {result.iterations} it, {result.seconds:.1f} s ({k}/{len(numbers)})")
     return outputs
@@ -73,8 +73,8 @@ def preview_job(name: str, config: dict[str, Any], frames_dir: str, inputs: dict
     numbers = moments(total, PREVIEW_FRAMES)
     images = [read_rgb(find_frame(chunks, number)) for number in numbers]
     began = time.perf_counter()
-    stylise = _gatys_frames if config["mode"] == "gatys" else _feedforward_frames
-    outputs = stylise(config, numbers, images, inputs, device, log)
+    stylize = _gatys_frames if config["mode"] == "gatys" else _feedforward_frames
+    outputs = stylize(config, numbers, images, inputs, device, log)
     sheet = contact_sheet([("content", images), ("preview", outputs)], [f"frame {n}" for n in numbers])
     with atomic_file(out_path) as tmp:
         Path(tmp).write_bytes(png_bytes(sheet))

@@ -37,8 +37,8 @@ def per_frame_plots(metrics: dict[str, Any]) -> list[str]:
     warp = metrics["warp_error"]
     # One value per frame; None (a gap in the line) where a shot starts.
     series = {"output": warp["output_per_frame"], "input (content)": warp["input_per_frame"]}
-    if warp.get("unstabilised_output_per_frame"):
-        series["output before blend"] = warp["unstabilised_output_per_frame"]
+    if warp.get("unstabilized_output_per_frame"):
+        series["output before blend"] = warp["unstabilized_output_per_frame"]
     plots = [line_plot_svg("Warping error per frame (lower flickers less)", series, "E_warp")]
     structure = metrics.get("structure")
     if structure:
@@ -88,8 +88,8 @@ def _facts(name: str, config: dict[str, Any], meta: VideoMeta, metrics: dict[str
     if sharp.get("ratio_output_to_input"):
         facts.append(("warping error with a Lanczos warp (no bilinear blur)", f"{sharp['output_mean']:.5f} / {sharp['input_mean']:.5f} = "
                                                                              f"{sharp['ratio_output_to_input']:.2f}x"))
-    if warp.get("unstabilised_output_mean") is not None:
-        facts.append(("warping error before the blend", f"{warp['unstabilised_output_mean']:.5f}"))
+    if warp.get("unstabilized_output_mean") is not None:
+        facts.append(("warping error before the blend", f"{warp['unstabilized_output_mean']:.5f}"))
     seams = metrics.get("seams") or {}
     if seams.get("count") and seams.get("ratio_max_to_median") is not None:
         facts.append(("segment seams", f"{seams['count']}, worst warping error {seams['ratio_max_to_median']:.2f}x the median of the other frames"))

@@ -106,7 +106,7 @@ def stabilize_chunk_job(
         wanted = numbers if afresh(numbers[0]) else [numbers[0] - 1, *numbers]
         content_paths = {int(path.stem): path for path in content_frames(frames_dir, wanted, chunk_frames)}
 
-    def stabilise_run(run: Sequence[Path], scratch: Path) -> None:
+    def stabilize_run(run: Sequence[Path], scratch: Path) -> None:
         first = int(run[0].stem)
         # Only a run's first frame can start afresh; a run that does not goes on from the chunk before.
         previous = None if afresh(first) else read_frame(find_frame(previous_dirs, first - 1))
@@ -127,10 +127,10 @@ def stabilize_chunk_job(
 
     with atomic_dir(out_dir) as scratch:
         with ThreadPoolExecutor(max(1, min(threads, len(runs)))) as pool:
-            for done in [pool.submit(stabilise_run, run, scratch) for run in runs]:
+            for done in [pool.submit(stabilize_run, run, scratch) for run in runs]:
                 done.result()
         stats = json.loads((Path(raw_dir) / "stats.json").read_text())
-        stats["stabilised"] = {"method": "blend", "strength": strength, "change_scale": change_scale, "warp": warp}
+        stats["stabilized"] = {"method": "blend", "strength": strength, "change_scale": change_scale, "warp": warp}
         (scratch / "stats.json").write_text(json.dumps(stats, indent=1))
     follows = f", less where the content changed (scale {change_scale:g})" if follows_content else ""
     log(f"stabilised {len(paths)} frames in {len(runs)} run(s) between cuts (blend, strength {strength}{follows}, {warp} warp)")
@@ -149,7 +149,7 @@ def report_job(
     flow_paths: Sequence[str],
     layout: Sequence[Mapping[str, int]],
     out_path: str,
-    unstabilised_dirs: Sequence[str] = (),
+    unstabilized_dirs: Sequence[str] = (),
     fidelity: dict[str, Any] | None = None,
     threads: int = 1,
     log: Log = stderr_log,
@@ -162,7 +162,7 @@ def report_job(
     it has no error. Where a long shot is split into segments, the seams' errors are set beside the median of the
     other frames.
     """
-    sequences = {"output": stylized_dirs, "unstabilised": unstabilised_dirs}
+    sequences = {"output": stylized_dirs, "unstabilized": unstabilized_dirs}
     sequences = {name: folders for name, folders in sequences.items() if folders}
     # The content folders once each, here: chunks that follow the shots share them, and the fidelity pass reads them too.
     for folders in [*sequences.values(), sorted(Path(frames_dir).glob("chunk_*"))]:
@@ -211,7 +211,7 @@ def report_job(
             for measure in measures:
                 errors[measure].extend(part[measure])
             structure.extend(edges)
-    out_errors, raw_errors = errors["output", "bilinear"], errors.get(("unstabilised", "bilinear"))
+    out_errors, raw_errors = errors["output", "bilinear"], errors.get(("unstabilized", "bilinear"))
     stats = [json.loads((Path(folder) / "stats.json").read_text()) for folder in stylized_dirs]
     # Losses once per output frame (a segment's overlap frames are its warm-up); time for every frame stylised.
     per_frame = [frame for chunk, part in zip(layout, stats) for frame in part["frames"] if frame["frame"] in owned_frames(chunk)]
@@ -221,8 +221,8 @@ def report_job(
         "frames": count,
         "warp_error": {
             **lai,
-            "unstabilised_output_mean": finite_mean(raw_errors) if raw_errors is not None else None,
-            "unstabilised_output_per_frame": raw_errors,
+            "unstabilized_output_mean": finite_mean(raw_errors) if raw_errors is not None else None,
+            "unstabilized_output_per_frame": raw_errors,
             "definition": "Lai et al. 2018: sum(M |F_t - warp(F_t-1)|^2) / sum(M), RGB in [0,1], M = Ruder consistency mask of the content flow; "
                           "one value per frame, null for the first frame of each shot (nothing before a cut shows the same scene)",
             SHARP_WARP: {

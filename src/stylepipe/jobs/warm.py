@@ -184,7 +184,7 @@ def serve(address: str, parent_pid: int, preload: tuple[str, ...]) -> None:
             return
         for name in preload:
             importlib.import_module(name)
-        if _cuda_initialised():
+        if _cuda_initialized():
             # A child could not use CUDA (torch refuses it after a fork); the launchers run their jobs themselves.
             print("stylepipe: the warm-start server found CUDA initialised after its imports; jobs start on their own",
                   file=sys.stderr, flush=True)
@@ -222,7 +222,7 @@ def serve(address: str, parent_pid: int, preload: tuple[str, ...]) -> None:
             pass
 
 
-def _cuda_initialised() -> bool:
+def _cuda_initialized() -> bool:
     torch = sys.modules.get("torch")
     return torch is not None and torch.cuda.is_initialized()
 

@@ -10,6 +10,6 @@ def _luma(image: torch.Tensor) -> torch.Tensor:
     return 0.299 * r + 0.587 * g + 0.114 * b
 
 
-def keep_content_colours(stylised: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+def keep_content_colors(stylized: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     """Luminance of the stylised frame with the colour (chroma) of the content frame."""
-    return (content + (_luma(stylised) - _luma(content))).clamp(0, 1)
+    return (content + (_luma(stylized) - _luma(content))).clamp(0, 1)
