@@ -278,6 +278,9 @@ def test_feedforward_trains_stylizes_stabilizes_and_a_given_model_skips_training
     stats = json.loads((finished_run / "results/ff/stable/chunk_0000/stats.json").read_text())
     assert stats["stabilized"] == {"method": "blend", "strength": 0.95, "change_scale": 12, "warp": "lanczos"}
     assert "progress: 4/4 frames (100%)" in log
+    # The model the run trained feeds the chunks like any other rule's output: the next run has nothing to do.
+    again = run_snakemake(finished_run, "results/ff.mp4")
+    assert again.returncode == 0 and rules_run(again.stdout + again.stderr) == {}, again.stderr[-2000:]
 
     # The trained model, given by path, renders another output with no train job (kept in this test so that it
     # does not depend on test order, under pytest -n too).
