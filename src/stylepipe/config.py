@@ -84,7 +84,7 @@ def _wanted(option: dict[str, Any]) -> str:
 # 250 frames (10 s of 25 fps video) are 4 s of network at 320 px on a 2-core CPU and a minute or two at 1080p.
 AUTO_CHUNK_FRAMES = {"gatys": 8, "feedforward": 250}
 # `flow.preset: auto`: Gatys mode carries its strokes along the flow and spends seconds a frame anyway; feed-forward
-# mode only blends along it, at milliseconds a frame (stylepipe.flow.FINE_DIS).
+# mode only blends along it, at milliseconds a frame (stylepipe.flow, `fine`).
 AUTO_FLOW_PRESET = {"gatys": "fine", "feedforward": "medium"}
 
 

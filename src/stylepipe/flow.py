@@ -33,10 +33,21 @@ DIS_PRESETS = {
     "fine": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
 }
 # `fine` is medium down to full resolution (OpenCV's presets stop a pyramid level or more above it), with twice the
-# variational refinement: on a photograph panned and crossed by a disc, its mean end-point error against the true
-# motion is 0.07 px against medium's 0.15, for about 4x the time. Gatys mode carries each frame's strokes along the
-# flow, and a stroke texture has far sharper edges than the content, so a flow error there shows as flicker.
-FINE_DIS = {"finest_scale": 0, "variational_refinement_iterations": 10}
+# variational refinement, and where the picture is flat, a smoother flow. Gatys mode carries each frame's strokes
+# along the flow, and a stroke texture has far sharper edges than the content, so a flow error shows as flicker. The
+# worst errors are where the picture is flat (a sky, a wall): there the only thing for DIS to match is compression
+# noise. A flow with three times the refinement and four times its smoothness weight fills those areas from around
+# them, but taken everywhere it blurs the motion across a moving object's rim (twice the error on a painted disc) and
+# spreads it into a flat sky beside it, so it is taken in proportion to how flat the frame is (`flat_share`). On
+# photographs panned and crossed by a disc, through H.264 (bench/flow_truth.py: astronaut, night sky, cat), the
+# background's end-point error against the true motion is 0.09, 0.33 and 0.07 px (medium: 0.12, 0.45, 0.10; the
+# sharp flow alone, this preset until now: 0.11, 0.44, 0.07), and near the disc's rim 0.88, 1.31, 0.64 px (0.89,
+# 1.34, 0.64). It costs about 12x medium's time (21 ms a pair at 192 px), nothing beside a Gatys frame.
+SHARP_DIS = {"finest_scale": 0, "variational_refinement_iterations": 10}
+SMOOTH_DIS = {"finest_scale": 0, "variational_refinement_iterations": 30, "variational_refinement_alpha": 80.0}
+# Gradient energy (grey levels squared per pixel, over a 1.5 px window) at which a pixel counts half flat: about
+# 2 levels a pixel, a little above the grain of an H.264 sky.
+FLAT_GRADIENT_ENERGY = 4.0
 
 # Ruder et al. 2016, section 3.1: thresholds of the disocclusion and motion-boundary tests.
 DISOCCLUSION_RATIO = 0.01
@@ -66,12 +77,30 @@ class FlowEstimator:
         if self.method == "dis":
             # A fresh DIS object per pair (about 6 µs): a reused one keeps state between calls, which made
             # a pair's flow depend on the pairs computed before it.
-            dis = cv2.DISOpticalFlow_create(DIS_PRESETS[self.preset])
             if self.preset == "fine":
-                dis.setFinestScale(FINE_DIS["finest_scale"])
-                dis.setVariationalRefinementIterations(FINE_DIS["variational_refinement_iterations"])
-            return dis.calc(a, b, None)
+                flat = flat_share(a)[..., None]
+                return ((1 - flat) * dis_flow(a, b, SHARP_DIS) + flat * dis_flow(a, b, SMOOTH_DIS)).astype(np.float32)
+            return cv2.DISOpticalFlow_create(DIS_PRESETS[self.preset]).calc(a, b, None)
         return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 15, 3, 5, 1.2, 0)
+
+
+def dis_flow(a: np.ndarray, b: np.ndarray, settings: dict[str, float]) -> np.ndarray:
+    """DIS flow from grey frame `a` to `b`, from the medium preset with `settings` (SHARP_DIS, SMOOTH_DIS) on top."""
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    dis.setFinestScale(int(settings["finest_scale"]))
+    dis.setVariationalRefinementIterations(int(settings["variational_refinement_iterations"]))
+    if "variational_refinement_alpha" in settings:
+        dis.setVariationalRefinementAlpha(settings["variational_refinement_alpha"])
+    return dis.calc(a, b, None)
+
+
+def flat_share(grey: np.ndarray) -> np.ndarray:
+    """Per pixel, from 0 (edges, texture) towards 1 (flat): how little image gradient there is to match a flow to."""
+    image = grey.astype(np.float32)
+    gx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3) / 8
+    gy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3) / 8
+    energy = cv2.GaussianBlur(gx * gx + gy * gy, (0, 0), 1.5)
+    return FLAT_GRADIENT_ENERGY / (energy + FLAT_GRADIENT_ENERGY)
 
 
 def sample_grid(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
