@@ -82,3 +82,23 @@ def test_the_fine_flow_is_smoother_where_the_picture_is_flat_and_stays_sharp_at_
     mean = {key: float(np.mean(value)) for key, value in errors.items()}
     assert mean["sky", "fine"] < 0.9 * mean["sky", "sharp"], mean  # measured 0.86x
     assert mean["painting rim", "fine"] < 1.15 * mean["painting rim", "sharp"], mean
+
+
+def test_the_reports_own_flow_rates_strokes_that_follow_the_motion_as_the_truth_does_and_strokes_held_still_as_flicker():
+    from stylepipe.flow import warping_error
+    from stylepipe.jobs.temporal import report_flow
+
+    photo, disc = _photo(480, 360, 5), _photo(200, 200, 6)
+    # "Stylised" frames whose strokes move exactly with the scene: the same camera over a photo with strokes painted in.
+    strokes = np.clip(photo.astype(np.int16) + (painterly_frame(480, 360, 1.3, seed=9).astype(np.int16) - 128) // 2, 0, 255).astype(np.uint8)
+    content = PhotoScene(photo, disc, 192, 108, 8)
+    stylised = PhotoScene(strokes, disc, 192, 108, 8)
+    for t in (2, 5):
+        frames = {"content": (content.render(t), content.render(t - 1)), "stylised": (stylised.render(t), stylised.render(t - 1))}
+        # Held still: frame t repeats frame t-1's strokes where the content moved on (a blend along a zero flow).
+        frames["held still"] = (stylised.render(t - 1), stylised.render(t - 1))
+        truth = {name: warping_error(*pair, *content.backward_flow(t)) for name, pair in frames.items()}
+        bwd, mask = report_flow(*frames["content"])
+        measured = {name: warping_error(*pair, bwd, mask) for name, pair in frames.items()}
+        assert truth["stylised"] / 1.5 < measured["stylised"] < truth["stylised"] * 1.5, (t, truth, measured)
+        assert measured["held still"] > 5 * measured["stylised"], (t, measured)

@@ -167,7 +167,7 @@ def _digest(path: Path) -> str:
     "case",
     ["missing_content", "not_a_video", "no_frames", "unknown_key", "missing_style", "corrupt_style_image",
      "missing_model", "style_video_in_trained_feedforward", "empty_content", "style_weight_zero", "bomb_style",
-     "model_arch_unknown", "model_header_list", "cuda_without_gpu"],
+     "model_arch_unknown", "model_header_list", "cuda_without_gpu", "too_big_for_the_disk"],
 )
 def test_bad_input_gets_one_line_and_touches_nothing(case, tiny_inputs, tmp_path):
     from stylepipe.preflight import _cuda_problem
@@ -224,6 +224,13 @@ def test_bad_input_gets_one_line_and_touches_nothing(case, tiny_inputs, tmp_path
     elif case == "cuda_without_gpu":
         config["device"] = "cuda"
         expect = "config key 'device': cuda was asked for"
+    elif case == "too_big_for_the_disk":
+        # 3000 frames at 8192x8192 would take a terabyte or more of frames and flow: the run stops before its first job.
+        long = bad / "long.mp4"
+        subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=16x16:rate=100",
+                        "-frames:v", "3000", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(long)], check=True)
+        config.update(content=str(long), width=8192)
+        expect = "this run would write about"
     elif case == "corrupt_style_image":
         broken = bad / "broken.png"
         broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
@@ -234,7 +241,11 @@ def test_bad_input_gets_one_line_and_touches_nothing(case, tiny_inputs, tmp_path
     assert result.returncode != 0
     assert expect in _one_error_line(result)
     assert {p: _digest(p) for p in inputs_before} == inputs_before
-    assert not (workdir / "results").exists()
+    if case == "too_big_for_the_disk":
+        # Its inputs are fine, so their content stamps were written while the DAG was built; no job ran.
+        assert {path.name for path in (workdir / "results").iterdir()} == {".inputs"}
+    else:
+        assert not (workdir / "results").exists()
 
 
 def _png_header_only(width: int, height: int) -> bytes:

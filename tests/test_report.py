@@ -19,6 +19,7 @@ from PIL import Image
 
 from conftest import REPO, SNAKEMAKE, TINY_FRAMES, chunk_layout_of, interruptible, job_counts, make_workdir, rules_run, run_snakemake, tiny_config
 from stylepipe.cli import main as stylepipe_main
+from stylepipe.disk import human_bytes
 from stylepipe.figures import contact_sheet, line_plot_svg, moments
 from stylepipe.frames import list_frames, read_rgb
 from stylepipe.jobs.report_page import report_page_job
@@ -171,7 +172,8 @@ def test_stylepipe_status_rises_during_a_run_and_says_stopped_after_ctrl_c(tiny_
     assert seen == sorted(seen) and len(seen) >= 2, seen
     assert stylepipe_main(["status", "--results", str(results)]) == 0
     line = capsys.readouterr().out.strip()
-    assert re.fullmatch(r"out: \d/8 frames stylised \(\d+%\), [0-9.]+ s a frame, ETA 0:\d\d:\d\d; running \(chunk 0001 at \d/4\)", line), line
+    assert re.fullmatch(r"out: \d/8 frames stylised \(\d+%\), [0-9.]+ s a frame, ETA 0:\d\d:\d\d; running \(chunk 0001 at \d/4\); "
+                        r"cache [0-9.]+ [KM]B, [0-9.]+ [KM]B a frame", line), line
     os.killpg(proc.pid, signal.SIGINT)
     proc.communicate(timeout=120)
     stopped = output_status(results, "out")
@@ -183,8 +185,10 @@ def test_stylepipe_status_rises_during_a_run_and_says_stopped_after_ctrl_c(tiny_
 
 def test_status_of_a_finished_output_and_of_nothing(rendered, tmp_path, capsys):
     assert stylepipe_main(["status", "--results", str(rendered / "results")]) == 0
+    cached = sum(path.stat().st_size for path in (rendered / "results/out").rglob("*") if path.is_file())
     assert capsys.readouterr().out.strip() == f"out: done, results/out.mp4 ({TINY_FRAMES} frames, " + \
-        f"{json.loads((rendered / 'results/out/metrics.json').read_text())['stylize']['seconds_per_frame']:.3f} s a frame)"
+        f"{json.loads((rendered / 'results/out/metrics.json').read_text())['stylize']['seconds_per_frame']:.3f} s a frame); " + \
+        f"cache {human_bytes(cached)}, {human_bytes(cached / TINY_FRAMES)} a frame"
     assert stylepipe_main(["status", "--results", str(tmp_path / "none")]) == 2
     assert "no output has started here" in capsys.readouterr().err
 

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from stylepipe.demo import write_content_video
 from stylepipe.errors import StylepipeError
 from stylepipe.frames import list_frames, read_rgb
-from stylepipe.video import decode_frames, encode_video, probe, scaled_size
+from stylepipe.video import decode_frames, encode_video, iter_frames, probe, scaled_size
 
 
 def test_probe_reads_ntsc_rate_exactly_and_counts_frames(tmp_path):
@@ -49,3 +50,23 @@ def test_probe_errors_name_the_file(tmp_path):
     (tmp_path / "clips").mkdir()
     with pytest.raises(StylepipeError, match="clips: is a folder, not a video file"):
         probe(tmp_path / "clips")
+
+
+def test_yuv444p_keeps_the_colour_detail_that_yuv420p_halves(tmp_path):
+    import av
+
+    src = tmp_path / "src.mp4"
+    write_content_video(src, 64, 48, 4, Fraction(12), audio=False)
+    # Saturated one-pixel stripes of red and blue: all colour detail, as a stroke texture is.
+    stripes = np.zeros((48, 64, 3), np.uint8)
+    stripes[:, 0::2, 0] = 230
+    stripes[:, 1::2, 2] = 230
+    errors = {}
+    for pix_fmt in ("yuv420p", "yuv444p"):
+        out = tmp_path / f"{pix_fmt}.mp4"
+        assert encode_video([stripes] * 4, probe(src), out, crf=18, codec="h264", audio_source=None, pix_fmt=pix_fmt) == 4
+        with av.open(str(out)) as container:
+            assert container.streams.video[0].codec_context.pix_fmt == pix_fmt
+        decoded = next(iter_frames(out)).astype(np.float32)
+        errors[pix_fmt] = float(np.abs(decoded - stripes).mean())
+    assert errors["yuv444p"] < 0.25 * errors["yuv420p"], errors

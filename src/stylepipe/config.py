@@ -86,6 +86,11 @@ AUTO_CHUNK_FRAMES = {"gatys": 8, "feedforward": 250}
 # `flow.preset: auto`: Gatys mode carries its strokes along the flow and spends seconds a frame anyway; feed-forward
 # mode only blends along it, at milliseconds a frame (stylepipe.flow, `fine`).
 AUTO_FLOW_PRESET = {"gatys": "fine", "feedforward": "medium"}
+# `flow.width: auto` in feed-forward mode. On a 720p clip with exact motion (bench/real_resolution.py), flow from
+# 640 px run to its finest scale left the blended frames' true warping error 8% above the full-size flow's, in 60%
+# of the time and a twenty-fifth of the disk (docs/performance.md). Gatys mode carries its strokes along the flow at
+# seconds a frame, so it keeps the output's width.
+FEEDFORWARD_FLOW_WIDTH = 640
 
 
 def _resolve_derived(config: dict[str, Any]) -> None:
@@ -94,6 +99,9 @@ def _resolve_derived(config: dict[str, Any]) -> None:
         config["chunk_frames"] = AUTO_CHUNK_FRAMES[config["mode"]]
     if config["flow"].get("preset") == "auto":
         config["flow"]["preset"] = AUTO_FLOW_PRESET[config["mode"]]
+    if config["flow"].get("width") == "auto":
+        capped = config["mode"] == "feedforward"
+        config["flow"]["width"] = min(config["width"], FEEDFORWARD_FLOW_WIDTH) if capped else config["width"]
 
 
 def _check_style_weights(style: Any, prefix: str) -> None:

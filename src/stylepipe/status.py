@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from stylepipe.disk import folder_bytes, human_bytes
 from stylepipe.fingerprint import changed_since_stamp, stamp_path
 from stylepipe.frames import list_frames
 from stylepipe.jobs.common import format_duration
@@ -31,6 +32,7 @@ class OutputStatus:
     seconds_per_frame: float | None
     in_flight: list[str]
     error: str | None = None
+    cache_bytes: int = 0  # what results/<name>/ holds: frames, flow, logs, metrics
 
     @property
     def eta_seconds(self) -> float | None:
@@ -38,12 +40,16 @@ class OutputStatus:
             return None
         return (self.total - self.stylized) * self.seconds_per_frame
 
+    def cache(self) -> str:
+        per_frame = f", {human_bytes(self.cache_bytes / self.total)} a frame" if self.total else ""
+        return f"cache {human_bytes(self.cache_bytes)}{per_frame}"
+
     def line(self) -> str:
         if self.state == "stale":
-            return f"{self.name}: stale: {self.error}"
+            return f"{self.name}: stale: {self.error}; {self.cache()}"
         if self.state == "done":
             speed = f", {self.seconds_per_frame:.3f} s a frame" if self.seconds_per_frame is not None else ""
-            return f"{self.name}: done, results/{self.name}.mp4 ({self.total} frames{speed})"
+            return f"{self.name}: done, results/{self.name}.mp4 ({self.total} frames{speed}); {self.cache()}"
         if self.total is None:
             return f"{self.name}: {self.state}, the content video is not probed yet"
         parts = [f"{self.name}: {self.stylized}/{self.total} frames stylised ({100 * self.stylized / max(1, self.total):.0f}%)"]
@@ -53,7 +59,7 @@ class OutputStatus:
         state = self.state + (f" ({', '.join(self.in_flight)})" if self.in_flight and self.state == "running" else "")
         if self.error:
             state += f": {self.error}"
-        return ", ".join(parts) + f"; {state}"
+        return ", ".join(parts) + f"; {state}; {self.cache()}"
 
 
 def _finished_seconds(folder: Path) -> list[float]:
@@ -117,7 +123,7 @@ def output_status(results: Path, name: str) -> OutputStatus:
         state = "not started"
     else:
         state = "stopped" if not video.is_file() or stylized < (total or 0) else "done"
-    return OutputStatus(name, state, total, stylized, per_frame, in_flight, error)
+    return OutputStatus(name, state, total, stylized, per_frame, in_flight, error, folder_bytes(root))
 
 
 def changed_inputs(results: Path, name: str) -> list[str]:

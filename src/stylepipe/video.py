@@ -132,6 +132,29 @@ def check_video(path: str | Path) -> None:
     raise StylepipeError(f"{path}: the video has no frames")
 
 
+def header_size_and_frames(path: str | Path) -> tuple[int, int, int]:
+    """The displayed width and height and the frame count of a video, from its header and first frame, without
+    decoding the rest: the count is the stream's, else its duration times its rate (an estimate, for planning)."""
+    path = Path(path)
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        rate = _header_rate(stream) or DEFAULT_FPS
+        count = stream.frames
+        if not count:
+            seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
+            if seconds is None and container.duration:
+                seconds = container.duration / av.time_base
+            count = max(1, round((seconds or 0) * float(rate)))
+        try:
+            frame = next(container.decode(stream))
+        except (StopIteration, av.FFmpegError):
+            raise StylepipeError(f"{path}: the video has no frames") from None
+        width, height = frame.width, frame.height
+        if _rotation(frame) in (90, 270):
+            width, height = height, width
+    return width, height, count
+
+
 def probe(path: str | Path) -> VideoMeta:
     """Decode every frame's timestamp, and read size, rotation, rates and the audio stream's extent.
 
@@ -317,8 +340,10 @@ def encode_video(
     crf: int,
     codec: str,
     audio_source: str | Path | None,
+    pix_fmt: str = "yuv420p",
 ) -> int:
-    """Encode RGB frames to yuv420p H.264/H.265 in MP4, each frame at its source timestamp, with the source's audio.
+    """Encode RGB frames to H.264/H.265 in MP4 (`pix_fmt`: yuv420p, or yuv444p, which keeps full-resolution colour),
+    each frame at its source timestamp, with the source's audio.
 
     Times keep the source's own offsets: whichever stream starts first starts at 0, and the other keeps its delay.
     Audio shorter than the picture simply ends early; it never shortens the video. Returns the frames written.
@@ -338,7 +363,7 @@ def encode_video(
             video = output.add_stream(VIDEO_ENCODERS.get(codec, codec), rate=meta.fps)
             video.codec_context.time_base = time_base
             video.time_base = time_base
-            video.pix_fmt = "yuv420p"
+            video.pix_fmt = pix_fmt
             video.options = {"crf": str(crf)}
             audio_packets = _audio_packets(output, audio_source, zero) if with_audio else iter(())
             pending = next(audio_packets, None)

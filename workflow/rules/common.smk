@@ -8,6 +8,7 @@ from snakemake.utils import min_version
 
 # Only torch-free modules here: every dry run, no-op rerun and cluster job parses this file.
 from stylepipe import config as stylepipe_config
+from stylepipe import disk as stylepipe_disk
 from stylepipe import plan as stylepipe_plan
 from stylepipe.errors import StylepipeError
 from stylepipe.fingerprint import stamps as input_stamps
@@ -183,10 +184,6 @@ def training_variant(wildcards):
     return MODELS_TO_TRAIN[wildcards.model_id]
 
 
-def flow_chunks(wildcards):
-    return expand("results/{name}/flow/chunk_{chunk}.npz", name=wildcards.name, chunk=chunk_ids(wildcards))
-
-
 def temporal_flow(wildcards):
     """The chunk's flow file, when frames depend on earlier frames."""
     return f"results/{wildcards.name}/flow/chunk_{wildcards.chunk}.npz" if stylepipe_plan.frames_looked_back(cfg(wildcards)) else []
@@ -233,7 +230,19 @@ def start_warm_jobs():
         WARM["server"] = warm.start_server(os.getpid(), log=lambda line: print(line, file=sys.stderr))
 
 
+def check_disk():
+    """Stop before the first job when the outputs this run works on have more left to write than the disk has free."""
+    names = {job.wildcards_dict.get("name") for job in workflow.dag.needrun_jobs()} - {None}
+    try:
+        lines = stylepipe_disk.check_room(Path("results"), {name: VARIANTS[name] for name in sorted(names) if name in VARIANTS})
+    except StylepipeError as err:
+        fail(err)
+    for line in lines:
+        print(f"stylepipe: {line}", file=sys.stderr)
+
+
 onstart:
+    check_disk()
     start_warm_jobs()
 
 

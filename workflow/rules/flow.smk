@@ -8,11 +8,14 @@ rule flow:
     params:
         method=lambda wc: cfg(wc)["flow"]["method"],
         preset=lambda wc: cfg(wc)["flow"]["preset"],
+        width=lambda wc: cfg(wc)["flow"]["width"],
         offsets=lambda wc: stylepipe_plan.flow_offsets(cfg(wc)),
         span=this_chunk,
         chunk_frames=lambda wc: cfg(wc)["chunk_frames"],
     log:
         "results/{name}/logs/flow_{chunk}.log",
+    benchmark:
+        "results/{name}/benchmarks/flow_{chunk}.tsv"
     threads: flow_threads
     conda:
         CONDA_ENV

@@ -7,6 +7,8 @@ rule probe:
         meta="results/{name}/meta.json",
     log:
         "results/{name}/logs/probe.log",
+    benchmark:
+        "results/{name}/benchmarks/probe.tsv"
     conda:
         CONDA_ENV
     script:
@@ -25,6 +27,8 @@ rule content_frames:
         chunk_frames=lambda wc: cfg(wc)["chunk_frames"],
     log:
         "results/{name}/logs/content_frames.log",
+    benchmark:
+        "results/{name}/benchmarks/content_frames.tsv"
     conda:
         CONDA_ENV
     script:
@@ -47,6 +51,8 @@ rule style_frames:
         short_side=lambda wc: stylepipe_plan.style_short_side(cfg(wc)),
     log:
         "results/{name}/logs/style_frames.log",
+    benchmark:
+        "results/{name}/benchmarks/style_frames.tsv"
     conda:
         CONDA_ENV
     script:
@@ -63,6 +69,8 @@ checkpoint shots:
         shots=lambda wc: cfg(wc)["shots"],
     log:
         "results/{name}/logs/shots.log",
+    benchmark:
+        "results/{name}/benchmarks/shots.tsv"
     conda:
         CONDA_ENV
     script:

@@ -1,11 +1,10 @@
 rule report:
-    """metrics.json: warping error of the output and of the input, losses, timings and the weights used."""
+    """metrics.json: warping error of the output and of the input (with a flow of its own), losses, timings and the weights used."""
     input:
         unpack(fidelity_inputs),
         shots="results/{name}/shots.json",  # the chunk layout (params.layout) comes from it
         frames="results/{name}/frames/content",
         stylized=stylized_chunks,
-        flows=flow_chunks,
         unstabilized=unstabilized_chunks,
     output:
         metrics="results/{name}/metrics.json",
@@ -16,6 +15,8 @@ rule report:
         device=lambda wc: cfg(wc)["device"],
     log:
         "results/{name}/logs/report.log",
+    benchmark:
+        "results/{name}/benchmarks/report.tsv"
     threads: all_cores()
     conda:
         CONDA_ENV

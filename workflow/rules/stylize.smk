@@ -79,6 +79,8 @@ rule stabilize:
         chunk_frames=lambda wc: cfg(wc)["chunk_frames"],
     log:
         "results/{name}/logs/stabilize_{chunk}.log",
+    benchmark:
+        "results/{name}/benchmarks/stabilize_{chunk}.tsv"
     threads: stabilize_threads
     conda:
         CONDA_ENV

@@ -1,5 +1,5 @@
 rule assemble:
-    """Join the stylised chunks into H.264 yuv420p at the source fps, with the source's audio.
+    """Join the stylised chunks into H.264 or H.265 at the source fps, with the source's audio.
 
     The metrics are an input so that asking for the video also measures it.
     """
@@ -15,9 +15,12 @@ rule assemble:
         layout=chunk_layout,
         crf=lambda wc: cfg(wc)["encode"]["crf"],
         codec=lambda wc: cfg(wc)["encode"]["codec"],
+        pix_fmt=lambda wc: cfg(wc)["encode"]["pix_fmt"],
         audio=lambda wc: cfg(wc)["encode"]["audio"],
     log:
         "results/{name}/logs/assemble.log",
+    benchmark:
+        "results/{name}/benchmarks/assemble.tsv"
     conda:
         CONDA_ENV
     script:

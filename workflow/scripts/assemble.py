@@ -10,5 +10,6 @@ with job_log(snakemake.log[0]):
         snakemake.output.video,
         crf=snakemake.params.crf,
         codec=snakemake.params.codec,
+        pix_fmt=snakemake.params.pix_fmt,
         audio=snakemake.params.audio,
     )

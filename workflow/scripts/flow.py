@@ -11,5 +11,6 @@ with job_log(snakemake.log[0]):
         method=snakemake.params.method,
         preset=snakemake.params.preset,
         offsets=snakemake.params.offsets,
+        flow_width=snakemake.params.width,
         threads=snakemake.threads,
     )

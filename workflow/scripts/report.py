@@ -15,7 +15,7 @@ with job_log(snakemake.log[0]):
         snakemake.input.frames,
         snakemake.params.chunk_frames,
         snakemake.input.stylized,
-        snakemake.input.flows,
+        snakemake.input.shots,
         snakemake.params.layout,
         snakemake.output.metrics,
         unstabilized_dirs=list(snakemake.input.unstabilized),

@@ -66,7 +66,7 @@ def style_frames_job(
 
 def assemble_job(
     chunk_dirs: Sequence[str], layout: Sequence[Mapping[str, int]], meta_path: str, content_video: str, out_path: str, crf: int,
-    codec: str, audio: str, log: Log = stderr_log,
+    codec: str, audio: str, pix_fmt: str = "yuv420p", log: Log = stderr_log,
 ) -> None:
     """Encode the chunks' frames, each at its source frame's timestamp, with the source's audio unless `audio: none`.
 
@@ -83,7 +83,7 @@ def assemble_job(
     with_audio = audio == "copy" and meta.has_audio
     began = time.perf_counter()
     with atomic_file(out_path) as tmp:
-        encode_video(iter(frames), meta, tmp, crf=crf, codec=codec,
+        encode_video(iter(frames), meta, tmp, crf=crf, codec=codec, pix_fmt=pix_fmt,
                      audio_source=content_video if with_audio else None)
         written = probe(tmp)
         if written.frame_count != meta.frame_count:
@@ -91,4 +91,4 @@ def assemble_job(
     timing = "variable frame rate kept" if meta.variable_rate else f"{float(meta.fps):.3f} fps"
     seams = f", {len(frames.seams)} segment seam(s) cross-faded" if frames.seams else ""
     log(f"{out_path}: {len(frames)} frames, {timing}, source timestamps, audio {'copied' if with_audio else 'none'}, "
-        f"crf {crf}{seams}, {time.perf_counter() - began:.1f} s")
+        f"{codec} {pix_fmt} crf {crf}{seams}, {time.perf_counter() - began:.1f} s")

@@ -14,7 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from stylepipe.flow import FLOW_RUN, ChunkFlows, FlowEstimator, FlowWriter, frame_flows, warping_error
+from stylepipe.flow import FLOW_RUN, ChunkFlows, FlowEstimator, FlowWriter, consistency_mask, frame_flows, warping_error, working_size
 from stylepipe.frames import atomic_dir, atomic_file, checked_folder, owned_frames, read_frame, shot_firsts, write_rgb, write_text_atomic
 from stylepipe.jobs.common import Log, content_frame_path, content_frames, find_frame, stderr_log, verified_frames
 from stylepipe.metrics import EDGE_BLUR_SIGMA, edge_correlation, finite_mean, thirds
@@ -24,9 +24,12 @@ from stylepipe.temporal import blend_share, blend_with_previous, content_change
 
 def flow_job(
     frames_dir: str, span: dict[str, int], chunk_frames: int, shots_path: str, out_path: str, method: str, preset: str,
-    offsets: Sequence[int], threads: int = 1, log: Log = stderr_log,
+    offsets: Sequence[int], flow_width: int = 0, threads: int = 1, log: Log = stderr_log,
 ) -> None:
     """Backward/forward flow and reliability masks from every frame of a chunk to the frames `offsets` back.
+
+    The flows are computed and stored at `flow_width` (`flow.width`; 0 or wider than the frames: their width), and
+    brought to the frames' size where they are used (`ChunkFlows`).
 
     `span` is the chunk's frames [start, end); no flow looks back across a cut (shots.json), even within a chunk.
     Runs of consecutive frames go to `threads` threads (OpenCV's DIS barely uses a second core by itself, and it
@@ -39,15 +42,19 @@ def flow_job(
     wanted = {t - d for t in targets for d in offsets if t - d >= shot_first[t]} | set(targets)
     paths = {int(path.stem): path for path in content_frames(frames_dir, wanted, chunk_frames)}
 
+    frame_size = read_frame(paths[targets[0]]).shape[1::-1]
+    size = working_size(*frame_size, flow_width or frame_size[0])
+
     def run_flows(run: Sequence[int]) -> dict[str, np.ndarray]:
-        estimator = FlowEstimator(method, preset)
+        estimator = FlowEstimator(method, preset, finest=size != frame_size)
         frames: dict[int, np.ndarray] = {}
         arrays: dict[str, np.ndarray] = {}
         for t in run:
             earlier = [d for d in offsets if t - d >= shot_first[t]]
             for number in [t, *(t - d for d in earlier)]:
                 if number not in frames:
-                    frames[number] = read_frame(paths[number])
+                    frame = read_frame(paths[number])
+                    frames[number] = frame if size == frame_size else cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
             arrays.update(frame_flows(frames[t], {d: frames[t - d] for d in earlier}, t, estimator))
             frames = {n: f for n, f in frames.items() if n > t - max(offsets)}
         return arrays
@@ -58,6 +65,7 @@ def flow_job(
     runs = [targets[k : k + FLOW_RUN] for k in range(0, len(targets), FLOW_RUN)]
     pairs = 0
     with atomic_file(out_path) as tmp, FlowWriter(tmp) as writer, ThreadPoolExecutor(workers) as pool:
+        writer.add({"frame_size": np.array(frame_size, np.int32)})
         pending: deque[Future] = deque()
         for k, run in enumerate(runs):
             pending.append(pool.submit(run_flows, run))
@@ -67,7 +75,7 @@ def flow_job(
                 writer.add(arrays)
                 pairs += len(arrays) // 2
     log(f"flow ({method}{'/' + preset if method == 'dis' else ''}): {pairs} pairs for frames {targets[0]}-{targets[-1]}, "
-        f"{(time.perf_counter() - began) / max(1, pairs) * 1000:.1f} ms a pair (both directions and mask) on {workers} thread(s)")
+        f"at {size[0]}x{size[1]}, {(time.perf_counter() - began) / max(1, pairs) * 1000:.1f} ms a pair (both directions and mask) on {workers} thread(s)")
 
 
 def stabilize_chunk_job(
@@ -106,22 +114,33 @@ def stabilize_chunk_job(
         wanted = numbers if afresh(numbers[0]) else [numbers[0] - 1, *numbers]
         content_paths = {int(path.stem): path for path in content_frames(frames_dir, wanted, chunk_frames)}
 
+    working = flows.working_size()
+
+    def working_content(number: int) -> np.ndarray:
+        # The content change is judged at the flow's working size: a change worth holding back for spans more than
+        # a pixel there, and it costs a quarter of the full size's time at 720p.
+        frame = read_frame(content_paths[number])
+        size = working
+        return frame if size is None or frame.shape[1::-1] == size else cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
     def stabilize_run(run: Sequence[Path], scratch: Path) -> None:
         first = int(run[0].stem)
         # Only a run's first frame can start afresh; a run that does not goes on from the chunk before.
         previous = None if afresh(first) else read_frame(find_frame(previous_dirs, first - 1))
-        previous_content = read_frame(content_paths[first - 1]) if follows_content and previous is not None else None
+        previous_content = working_content(first - 1) if follows_content and previous is not None else None
         for path in run:
             number = int(path.stem)
             fresh = read_frame(path)
-            content = read_frame(content_paths[number]) if follows_content else None
+            content = working_content(number) if follows_content else None
             if previous is None:
                 previous = fresh
             else:
-                flow = flows.backward(1, number)
-                change = content_change(content, previous_content, flow, warp) if follows_content else None
+                change = None
+                if follows_content:
+                    change = content_change(content, previous_content, flows.backward(1, number, working=True), warp)
+                    change = cv2.resize(change, fresh.shape[1::-1], interpolation=cv2.INTER_LINEAR)
                 share = blend_share(flows.reliable(1, number), strength, change, change_scale)
-                previous = blend_with_previous(fresh, previous, flow, share, warp)
+                previous = blend_with_previous(fresh, previous, flows.backward(1, number), share, warp)
             previous_content = content
             write_rgb(scratch / path.name, previous)
 
@@ -140,13 +159,35 @@ def stabilize_chunk_job(
 REPORT_RUN = 16
 # The report's second warping error warps with this, which does not blur a sharp frame as Lai's bilinear warp does.
 SHARP_WARP = "lanczos"
+# At most this many frame pairs are measured, spread evenly over the clip (and every segment seam): a mean over 60
+# pairs moves by a few percent, and the pass costs the same for a three-minute clip as for a ten-second one.
+REPORT_PAIRS = 60
+
+
+def measured_frames(count: int, seams: Sequence[Seam], pairs: int = REPORT_PAIRS) -> list[int]:
+    """The frames whose pair with the frame before is measured: every frame of a short clip; of a longer one, `pairs`
+    spread evenly, and every frame of a segment seam."""
+    stride = max(1, math.ceil(count / pairs))
+    chosen = set(range(min(stride, count - 1) if count > 1 else 0, count, stride)) if stride > 1 else set(range(count))
+    chosen |= {t for seam in seams for t in seam.frames if t < count}
+    return sorted(chosen)
+
+
+def report_flow(frame: np.ndarray, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The report's own backward flow from `frame` to `previous` and its consistency mask: DIS at the frames' full
+    size and down to their finest scale, which no stage uses (they run medium, above the finest scale or at a
+    working size, or `fine`'s blend). Measured with the flow the blend followed, a frame dragged along a wrong flow
+    would score as steady."""
+    estimator = FlowEstimator("dis", "medium", finest=True)
+    bwd = estimator(frame, previous)
+    return bwd, consistency_mask(bwd, estimator(previous, frame))
 
 
 def report_job(
     frames_dir: str,
     chunk_frames: int,
     stylized_dirs: Sequence[str],
-    flow_paths: Sequence[str],
+    shots_path: str,
     layout: Sequence[Mapping[str, int]],
     out_path: str,
     unstabilized_dirs: Sequence[str] = (),
@@ -156,11 +197,12 @@ def report_job(
 ) -> dict[str, Any]:
     """metrics.json: E_warp of the output and of the content (same flows and masks), losses, timings, weights.
 
-    `threads` threads take runs of frames; each reads a frame at a time and a flow array at a time, so memory does
-    not grow with the video. The folder lists are in layout order, as the workflow's chunk list gives them, and the
-    flows of chunk k are the k-th file. The first frame of a shot has no flow from the frame before it (a cut), so
-    it has no error. Where a long shot is split into segments, the seams' errors are set beside the median of the
-    other frames.
+    The warping errors use a flow of the report's own (`report_flow`) on the content frames, and are measured on at
+    most REPORT_PAIRS frame pairs (`measured_frames`); the other frames are null in the per-frame lists, as is the
+    first frame of each shot (a cut: nothing before it shows the same scene; shots.json).
+    `threads` threads take runs of frames; each reads a frame at a time, so memory does not grow with the video.
+    The folder lists are in layout order, as the workflow's chunk list gives them. Where a long shot is split into
+    segments, the seams' errors are set beside the median of the other frames.
     """
     sequences = {"output": stylized_dirs, "unstabilized": unstabilized_dirs}
     sequences = {name: folders for name, folders in sequences.items() if folders}
@@ -170,36 +212,36 @@ def report_job(
             checked_folder(folder)
     outputs = {name: OutputFrames(folders, layout) for name, folders in sequences.items()}
     count = len(outputs["output"])
-    # Each frame's flow from the chunk that owns it: a segment's overlap frames are also in the next segment's first chunk.
-    flow_chunk = {t: k for k, chunk in enumerate(layout) for t in owned_frames(chunk)}
+    shot_starts = {shot[0] for shot in json.loads(Path(shots_path).read_text())["shots"]}
+    measured = set(measured_frames(count, outputs["output"].seams))
     names = ["input", *outputs]
     # (sequence, warp) pairs measured: Lai's bilinear for every sequence, and the sharp warp for the output against
     # the input, which tells flicker from the bilinear warp's own blur of a sharp stylised frame.
     measures = [(name, "bilinear") for name in names] + [(name, SHARP_WARP) for name in ("input", "output")]
 
     def run_errors(run: range) -> tuple[dict[tuple[str, str], list[float | None]], list[float]]:
-        """E_warp of each sequence at the frames of `run`, reading the frame before the run as well, and the output's
-        edge correlation with the content at each of them."""
+        """E_warp of each sequence at the measured frames of `run` (None at the others), and the output's edge
+        correlation with the content there (NaN at the others)."""
         errors: dict[tuple[str, str], list[float | None]] = {measure: [] for measure in measures}
         structure: list[float] = []
-        flows: dict[int, ChunkFlows] = {}
-        previous: dict[str, np.ndarray] | None = None
-        for t in range(max(0, run.start - 1), run.stop):
+        for t in run:
+            if t not in measured:
+                structure.append(float("nan"))
+                for measure in measures:
+                    errors[measure].append(None)
+                continue
             current = {"input": read_frame(content_frame_path(frames_dir, t, chunk_frames))}
             current.update({name: frames.read(t) for name, frames in outputs.items()})
-            if t >= run.start:
-                structure.append(edge_correlation(current["input"], current["output"]))
-                chunk = flow_chunk[t]
-                if chunk not in flows:
-                    flows[chunk] = ChunkFlows.load(flow_paths[chunk])
-                if previous is not None and flows[chunk].has(1, t):
-                    bwd, mask = flows[chunk].backward(1, t), flows[chunk].reliable(1, t)
-                    for key, warp in measures:
-                        errors[key, warp].append(warping_error(current[key], previous[key], bwd, mask, warp))
-                else:
-                    for measure in measures:
-                        errors[measure].append(None)
-            previous = current
+            structure.append(edge_correlation(current["input"], current["output"]))
+            if t in shot_starts:
+                for measure in measures:
+                    errors[measure].append(None)
+                continue
+            previous = {"input": read_frame(content_frame_path(frames_dir, t - 1, chunk_frames))}
+            previous.update({name: frames.read(t - 1) for name, frames in outputs.items()})
+            bwd, mask = report_flow(current["input"], previous["input"])
+            for key, warp in measures:
+                errors[key, warp].append(warping_error(current[key], previous[key], bwd, mask, warp))
         return errors, structure
 
     # Runs of frames side by side: reading the frames and warping are most of the time, and both release the GIL.
@@ -223,8 +265,9 @@ def report_job(
             **lai,
             "unstabilized_output_mean": finite_mean(raw_errors) if raw_errors is not None else None,
             "unstabilized_output_per_frame": raw_errors,
-            "definition": "Lai et al. 2018: sum(M |F_t - warp(F_t-1)|^2) / sum(M), RGB in [0,1], M = Ruder consistency mask of the content flow; "
-                          "one value per frame, null for the first frame of each shot (nothing before a cut shows the same scene)",
+            "definition": "Lai et al. 2018: sum(M |F_t - warp(F_t-1)|^2) / sum(M), RGB in [0,1], with a flow of the report's own on the "
+                          "content frames (DIS at full size, finest scale; no stage uses it) and M its Ruder consistency mask; one value "
+                          f"per measured frame (at most {REPORT_PAIRS}, spread evenly), null at the others and at the first frame of each shot",
             SHARP_WARP: {
                 **sharp,
                 "definition": "the same with a Lanczos warp instead of Lai's bilinear one: bilinear blurs, and on a sharp stylised "
