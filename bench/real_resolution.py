@@ -39,7 +39,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO / "bench")]
 
 from gatys_drift import apply, bench_style, run_workflow  # noqa: E402
+from stylepipe.config import TOP_LEVEL_NAME, load_schema, resolve_variants  # noqa: E402
 from stylepipe.demo import _tone, photographs, pipe_frames_to_h264  # noqa: E402
+from stylepipe.disk import estimate_run  # noqa: E402
 from stylepipe.photo_scene import PhotoScene  # noqa: E402
 from stylepipe.flow import warping_error  # noqa: E402
 from stylepipe.frames import read_frame  # noqa: E402
@@ -58,6 +60,12 @@ def folder_bytes(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
+def bench_scene(width: int, height: int, frames: int) -> PhotoScene:
+    """The clip's exact motion: the astronaut photograph panned, zoomed and turned, the coffee cup crossing it."""
+    photos = photographs("astronaut", "coffee")
+    return PhotoScene(photos["astronaut"], photos["coffee"], width, height, frames, view=0.85, view_centre=(0.45, 0.28))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--height", type=int, default=720, choices=[720, 1080])
@@ -74,8 +82,7 @@ def main() -> None:
     frames = round(args.seconds * args.fps)
     fps = Fraction(args.fps)
     clip = work / f"clip_{height}p_{frames}.mp4"
-    photos = photographs("astronaut", "coffee")
-    scene = PhotoScene(photos["astronaut"], photos["coffee"], width, height, frames, view=0.85, view_centre=(0.45, 0.28))
+    scene = bench_scene(width, height, frames)
     if not clip.exists():
         began = time.perf_counter()
         pipe_frames_to_h264(_tone(Fraction(frames) / fps), (scene.render(t) for t in range(frames)), (width, height), fps, clip)
@@ -112,6 +119,10 @@ def main() -> None:
     total = sum(sizes.values()) + loose
     print("cache a frame: " + ", ".join(f"{name} {size / frames / 1e6:.2f} MB" for name, size in sizes.items() if size > 1e5)
           + f"; all of results/out {total / frames / 1e6:.2f} MB a frame ({total / 1e6:.0f} MB)")
+    variant = resolve_variants(config, load_schema(REPO / "workflow/schemas/config.schema.yaml"))[TOP_LEVEL_NAME]
+    estimate = estimate_run(variant)
+    print(f"the run's disk estimate before its first job: {estimate.bytes_per_frame / 1e6:.2f} MB a frame "
+          f"({(total + (work / 'results' / 'out.mp4').stat().st_size) / frames / estimate.bytes_per_frame:.2f}x of it used)")
     meta, source = probe(work / "results" / "out.mp4"), probe(clip)
     print(f"delivered: {meta.frame_count} frames (source {source.frame_count}), {float(meta.fps):.3f} fps (source {float(source.fps):.3f}), "
           f"audio {'yes' if meta.has_audio else 'NO'}; {(work / 'results' / 'out.mp4').stat().st_size / 1e6:.1f} MB")
@@ -122,6 +133,9 @@ def main() -> None:
     report = json.loads((root / "metrics.json").read_text())["warp_error"]
     print(f"E_warp against the true motion, x the input's: cached frames {truth['cached frames'] / truth['input']:.2f}, "
           f"delivered mp4 {truth['delivered mp4'] / truth['input']:.2f}; metrics.json says {report['ratio_output_to_input']:.2f}")
+    print(f"E_warp of the cached frames: true {truth['cached frames']:.5f}, metrics.json {report['output_mean']:.5f} "
+          f"({report['output_mean'] / truth['cached frames']:.2f}x); of the input: true {truth['input']:.6f}, "
+          f"metrics.json {report['input_mean']:.6f} ({report['input_mean'] / truth['input']:.2f}x)")
 
 
 def true_warping_error(frames: Iterable[np.ndarray], scene: PhotoScene) -> float:
