@@ -44,7 +44,7 @@ from stylepipe.demo import _tone, photographs, pipe_frames_to_h264  # noqa: E402
 from stylepipe.disk import estimate_run  # noqa: E402
 from stylepipe.photo_scene import PhotoScene  # noqa: E402
 from stylepipe.flow import warping_error  # noqa: E402
-from stylepipe.frames import read_frame  # noqa: E402
+from stylepipe.frames import list_frames, read_frame  # noqa: E402
 from stylepipe.video import iter_frames, probe  # noqa: E402
 
 # Benchmark files (results/out/benchmarks/<job>.tsv) by stage; the rest of a job's name is its chunk.
@@ -121,12 +121,13 @@ def main() -> None:
           + f"; all of results/out {total / frames / 1e6:.2f} MB a frame ({total / 1e6:.0f} MB)")
     variant = resolve_variants(config, load_schema(REPO / "workflow/schemas/config.schema.yaml"))[TOP_LEVEL_NAME]
     estimate = estimate_run(variant)
-    print(f"the run's disk estimate before its first job: {estimate.bytes_per_frame / 1e6:.2f} MB a frame "
-          f"({(total + (work / 'results' / 'out.mp4').stat().st_size) / frames / estimate.bytes_per_frame:.2f}x of it used)")
+    print(f"the run's estimate before its first job of the most it holds: {estimate.bytes_per_frame / 1e6:.2f} MB a frame "
+          f"(with the network's frames, removed once blended unless keep_intermediates); left after it: "
+          f"{(total + (work / 'results' / 'out.mp4').stat().st_size) / frames / 1e6:.2f} MB a frame")
     meta, source = probe(work / "results" / "out.mp4"), probe(clip)
     print(f"delivered: {meta.frame_count} frames (source {source.frame_count}), {float(meta.fps):.3f} fps (source {float(source.fps):.3f}), "
           f"audio {'yes' if meta.has_audio else 'NO'}; {(work / 'results' / 'out.mp4').stat().st_size / 1e6:.1f} MB")
-    stable = sorted((root / "stable").glob("chunk_*/[0-9]*.png"))
+    stable = [path for chunk in sorted((root / "stable").glob("chunk_*")) for path in list_frames(chunk)]
     truth = {"input": true_warping_error(iter_frames(clip), scene),
              "cached frames": true_warping_error((read_frame(path) for path in stable), scene),
              "delivered mp4": true_warping_error(iter_frames(work / "results" / "out.mp4"), scene)}

@@ -6,7 +6,7 @@ sequence with each candidate flow and its consistency mask, against the same err
 the known-visible pixels. A flow close to the one the blend followed rates the blended frames as steadier than they
 are; the one that comes closest to 1.0x on them, at a cost the report can pay, is the report's.
 
-    .venv/bin/python bench/real_resolution.py --height 720 --seconds 2 --keep /tmp/rr720
+    .venv/bin/python bench/real_resolution.py --height 720 --seconds 2 --keep /tmp/rr720 --set keep_intermediates=true
     .venv/bin/python bench/report_flow_truth.py /tmp/rr720
 """
 
@@ -26,7 +26,7 @@ sys.path[:0] = [str(REPO / "src"), str(REPO / "bench")]
 
 from real_resolution import bench_scene  # noqa: E402
 from stylepipe.flow import FlowEstimator, consistency_mask, resize_flow, warping_error, working_size  # noqa: E402
-from stylepipe.frames import read_frame  # noqa: E402
+from stylepipe.frames import list_frames, read_frame  # noqa: E402
 
 # (name, DIS preset, width it runs at, down to that size's finest scale)
 CANDIDATES = [
@@ -60,7 +60,7 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(args.folder) / "results" / "out"
     meta = json.loads((root / "meta.json").read_text())
-    sequences = {name: [read_frame(p) for p in sorted((root / folder).glob("chunk_*/[0-9]*.png"))]
+    sequences = {name: [read_frame(p) for chunk in sorted((root / folder).glob("chunk_*")) for p in list_frames(chunk)]
                  for name, folder in (("input", "frames/content"), ("blended", "stable"), ("network", "feedforward"))}
     frames = len(sequences["input"])
     scene = bench_scene(meta["width"], meta["height"], frames)

@@ -101,7 +101,7 @@ def _chunk(tmp_path: Path, frames: list[np.ndarray]) -> Path:
     folder = tmp_path / "frames"
     (folder / "chunk_0000").mkdir(parents=True)
     for t, frame in enumerate(frames):
-        write_rgb(folder / "chunk_0000" / f"{t:06d}.png", frame)
+        write_rgb(folder / "chunk_0000" / f"{t:06d}.jpg", frame)
     # As content_frames_job leaves them: a manifest per chunk and one for the whole folder.
     write_manifest(folder / "chunk_0000")
     write_manifest(folder)

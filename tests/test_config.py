@@ -15,7 +15,7 @@ SCHEMA = load_schema(REPO / "workflow/schemas/config.schema.yaml")
 def test_defaults_fill_every_missing_key():
     config = validate({}, SCHEMA)
     assert config["gatys"]["style_weight"] == 100.0
-    assert config["encode"] == {"crf": 18, "codec": "h264", "audio": "copy"}
+    assert config["encode"] == {"crf": 18, "codec": "h264", "audio": "copy", "pix_fmt": "yuv420p"}
     assert config["loss_network"]["weights"] == "auto"
 
 
@@ -83,3 +83,9 @@ def test_the_settings_objects_default_to_the_schema_defaults():
     assert GatysSettings() == GatysSettings.from_config(config["gatys"])
     assert TrainSettings() == TrainSettings.from_config(config["feedforward"]["train"], "johnson")
     assert GatysSettings().iterations == SCHEMA["properties"]["gatys"]["properties"]["iterations"]["default"]
+
+
+def test_keep_intermediates_is_top_level_only():
+    assert validate({"keep_intermediates": "yes"}, SCHEMA)["keep_intermediates"] is True
+    with pytest.raises(StylepipeError, match="keep_intermediates"):
+        resolve_variants({"variants": {"v": {"keep_intermediates": True}}}, SCHEMA)

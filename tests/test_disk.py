@@ -33,9 +33,9 @@ def test_the_estimate_grows_with_what_the_mode_caches_and_uses_the_flows_working
     feedforward = estimate_run(variant(content=str(clip), mode="feedforward", width=1280))
     assert feedforward.frames == 10 and feedforward.size == (1280, 720)
     # Content frames, the network's and the blend's frames, the video, and one flow at 640x360.
-    assert feedforward.bytes_per_frame == pytest.approx((2.0 + 3.1 * 2 + 0.4) * 1280 * 720 + 1.0 * 640 * 360)
+    assert feedforward.bytes_per_frame == pytest.approx((0.4 + 3.1 + 1.0 + 0.4) * 1280 * 720 + 1.0 * 640 * 360)
     independent = estimate_run(variant(content=str(clip), width=1280, gatys={"init": "content", "temporal_weight": 0}))
-    assert independent.bytes_per_frame == pytest.approx((2.0 + 3.1 + 0.4) * 1280 * 720), "no flow, no blend"
+    assert independent.bytes_per_frame == pytest.approx((0.4 + 3.1 + 0.4) * 1280 * 720), "no flow, no blend"
     assert estimate_run(variant(content=str(clip), mode="feedforward", width=1280, flow={"width": 1280})).bytes_per_frame \
         == pytest.approx(feedforward.bytes_per_frame + 1280 * 720 - 640 * 360)
 

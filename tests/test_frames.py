@@ -147,3 +147,17 @@ def test_read_frame_errors_name_the_file(tmp_path):
         read_frame(bad)
     with pytest.raises(StylepipeError, match="000008.png: image file not found"):
         read_frame(tmp_path / "000008.png")
+
+
+def test_a_jpeg_frame_keeps_full_resolution_colour_and_is_found_by_its_number(tmp_path):
+    from stylepipe.frames import frame_in, list_frames
+
+    stripes = np.zeros((32, 48, 3), np.uint8)
+    stripes[:, 0::2, 0] = 220  # one-pixel red and blue columns: 4:2:0 would turn them purple
+    stripes[:, 1::2, 2] = 220
+    write_rgb(tmp_path / "000001.jpg", stripes)
+    write_rgb(tmp_path / "000000.png", stripes)
+    assert [path.name for path in list_frames(tmp_path)] == ["000000.png", "000001.jpg"]
+    assert frame_in(tmp_path, 1).name == "000001.jpg" and frame_in(tmp_path, 0).name == "000000.png"
+    back = read_frame(tmp_path / "000001.jpg").astype(int)
+    assert np.abs(back - stripes).mean() < 6

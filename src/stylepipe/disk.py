@@ -14,13 +14,16 @@ from typing import Any
 
 from stylepipe.errors import StylepipeError
 from stylepipe.flow import working_size
-from stylepipe.plan import flow_offsets, frames_looked_back, per_frame_stage, video_stage
+from stylepipe.plan import flow_offsets, frames_looked_back, video_stage
 from stylepipe.video import VideoMeta, header_size_and_frames, scaled_size
 
 # Bytes a cached frame takes per pixel, measured at 720p (bench/real_resolution.py, docs/performance.md) and
-# rounded up: content frames are PNG at 1.4-1.6, stylised frames (Huffman-only PNG of texture) 2.2-3.0.
-CONTENT_BYTES_PER_PIXEL = 2.0
+# rounded up: content frames are JPEG at 0.2, a stage's stylised frames PNG at up to 3.0 (the network's are stored
+# uncompressed), blended frames JPEG at 0.73. The network's frames are removed once blended, but a run holds them
+# until then, so they count.
+CONTENT_BYTES_PER_PIXEL = 0.4
 STYLIZED_BYTES_PER_PIXEL = 3.1
+BLENDED_BYTES_PER_PIXEL = 1.0
 # One offset's flow (two int16) and mask per pixel at the flow's working size, deflated: 0.43 measured at 640x360.
 FLOW_BYTES_PER_PIXEL = 1.0
 # The delivered video: H.264 at crf 18 of stylised texture, with room for the audio.
@@ -43,15 +46,16 @@ class RunEstimate:
 
 
 def cached_bytes_per_pixel(variant: Mapping[str, Any]) -> tuple[float, float]:
-    """Bytes per output pixel that each frame caches (content, stylised stages, video), and per flow working pixel."""
-    stylized_stages = {per_frame_stage(variant), video_stage(variant)}
-    per_pixel = CONTENT_BYTES_PER_PIXEL + STYLIZED_BYTES_PER_PIXEL * len(stylized_stages) + VIDEO_BYTES_PER_PIXEL
+    """Bytes per output pixel that each frame caches at most during a run (content, stylised and blended frames,
+    video), and per flow working pixel."""
+    blended = BLENDED_BYTES_PER_PIXEL if video_stage(variant) == "stable" else 0.0
+    per_pixel = CONTENT_BYTES_PER_PIXEL + STYLIZED_BYTES_PER_PIXEL + blended + VIDEO_BYTES_PER_PIXEL
     uses_flow = video_stage(variant) == "stable" or frames_looked_back(variant) > 0
     return per_pixel, FLOW_BYTES_PER_PIXEL * len(flow_offsets(variant)) if uses_flow else 0.0
 
 
 def estimate_run(variant: Mapping[str, Any], meta: VideoMeta | None = None) -> RunEstimate:
-    """The bytes an output's finished run holds: from its meta.json when the probe has run, else from the content
+    """The most bytes an output's run holds: from its meta.json when the probe has run, else from the content
     video's header (its frame count or duration times rate)."""
     if meta is not None:
         width, height, frames = meta.width, meta.height, meta.frame_count
@@ -94,7 +98,7 @@ def check_room(results: Path, variants: Mapping[str, Mapping[str, Any]]) -> list
         written = folder_bytes(results / name) + folder_bytes(results / f"{name}.mp4")
         left = max(0, estimate.total - written)
         needed += left
-        lines.append(f"results/{name}: about {human_bytes(estimate.total)} when done ({estimate.frames} frames at "
+        lines.append(f"results/{name}: about {human_bytes(estimate.total)} at most ({estimate.frames} frames at "
                      f"{estimate.size[0]}x{estimate.size[1]}, {human_bytes(estimate.bytes_per_frame)} a frame), "
                      f"{human_bytes(left)} of it still to write")
     existing = results if results.exists() else results.parent

@@ -14,7 +14,7 @@ from typing import Any
 
 from stylepipe.arbitrary_files import ARBITRARY_WEIGHTS_FILE
 from stylepipe.batch import read_batch
-from stylepipe.config import TOP_LEVEL_NAME, TOP_LEVEL_ONLY, load_schema, resolve_variants
+from stylepipe.config import BOOLEAN_WORDS, TOP_LEVEL_NAME, TOP_LEVEL_ONLY, load_schema, resolve_variants
 from stylepipe.errors import StylepipeError
 from stylepipe.fingerprint import stamps
 from stylepipe.frames import DamagedCacheError, check_folder, chunk_layout as layout_chunks, set_aside
@@ -224,6 +224,17 @@ def model_file(variant: Mapping[str, Any]) -> str:
 def models_to_train(variants: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
     """Models the run may train, by id, each with a variant that asks for it (variants with the same id train one)."""
     return {model_id(v): v for v in variants.values() if trains_per_style(v) and not v["feedforward"]["model"]}
+
+
+def network_frames_are_temporary(keep_intermediates: Any, variants: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Whether the feed-forward network's frames are removed once read (Snakemake `temp`): unless asked to keep
+    them, when every feed-forward output blends them, so that only the blend and the report, which a video always
+    waits for, read them. An output that encodes them directly (`temporal.method: none`) keeps them: were they
+    removed, a later encode or report page would run the network again. Rules are declared once for every output,
+    so one such output keeps them for all."""
+    if BOOLEAN_WORDS.get(str(keep_intermediates).lower(), keep_intermediates):
+        return False
+    return all(video_stage(variant) == "stable" for variant in variants.values() if variant["mode"] == "feedforward")
 
 
 def wants_warm_server(warm_start: bool, local: bool, deployment: Any, rules_to_run: Iterable[str], has_checkpoint: bool,

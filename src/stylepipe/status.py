@@ -102,6 +102,9 @@ def output_status(results: Path, name: str) -> OutputStatus:
             in_flight.append(f"chunk {chunk_id} at {done}/{last.group(2)}" if last else f"chunk {chunk_id} starting")
             if last:
                 latest = float(last.group(3))
+    # The network's frames are removed once blended (keep_intermediates): the blended frames count for them.
+    for chunk in sorted((root / "stable").glob("chunk_*")):
+        finished.update(path.stem for path in list_frames(chunk))
     stylized = len(finished)
     per_frame = latest if latest is not None else (sum(seconds) / len(seconds) if seconds else None)
     video = results / f"{name}.mp4"

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from stylepipe.errors import StylepipeError
-from stylepipe.frames import frame_name, list_frames, owned_frames, read_frame
+from stylepipe.frames import frame_in, list_frames, owned_frames, read_frame
 
 
 @dataclass(frozen=True)
@@ -62,11 +62,11 @@ class OutputFrames:
             owned = owned_frames(chunk)
             for number in held:
                 if number not in owned:
-                    later[number] = (folder / frame_name(number), seams[chunk["chain"]])
+                    later[number] = (frame_in(folder, number), seams[chunk["chain"]])
                 elif number in owner:
                     raise StylepipeError(f"{folder}: frame {number} is also in {owner[number].parent}; the chunk layout overlaps itself")
                 else:
-                    owner[number] = folder / frame_name(number)
+                    owner[number] = frame_in(folder, number)
         missing = sorted(set(range(len(owner))) - set(owner))
         if missing or not owner:
             raise StylepipeError(f"the stylised chunks lack frames {_ranges(missing) if missing else 'all'}")

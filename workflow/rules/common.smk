@@ -168,6 +168,12 @@ def previous_stable(wildcards):
 
 
 MODELS_TO_TRAIN = stylepipe_plan.models_to_train(VARIANTS)
+NETWORK_FRAMES_TEMPORARY = stylepipe_plan.network_frames_are_temporary(config.get("keep_intermediates", False), VARIANTS)
+
+
+def network_frames(path):
+    """The feed-forward network's chunk folder, removed once the blend and the report have read it (plan)."""
+    return temp(path) if NETWORK_FRAMES_TEMPORARY else path
 
 
 def network_inputs(wildcards):

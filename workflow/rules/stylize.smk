@@ -36,7 +36,7 @@ rule stylize_feedforward:
         shots="results/{name}/shots.json",  # the chunk's frames (params.span) come from it
         frames="results/{name}/frames/content",
     output:
-        frames=directory("results/{name}/feedforward/chunk_{chunk}"),
+        frames=network_frames(directory("results/{name}/feedforward/chunk_{chunk}")),
     params:
         span=this_chunk,
         chunk_frames=lambda wc: cfg(wc)["chunk_frames"],

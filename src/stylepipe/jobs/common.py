@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from stylepipe.errors import StylepipeError
-from stylepipe.frames import checked_folder, chunk_name, frame_name, list_frames
+from stylepipe.frames import checked_folder, chunk_name, frame_in, list_frames
 
 Log = Callable[[str], None]
 
@@ -171,8 +171,9 @@ def content_frame_total(frames_dir: str | Path) -> int:
 
 
 def content_frame_path(frames_dir: str | Path, number: int, chunk_frames: int) -> Path:
-    """Where content frame `number` is stored: decoded frames sit in folders of `chunk_frames`, in frame order."""
-    return Path(frames_dir) / chunk_name(number // chunk_frames) / frame_name(number)
+    """Where content frame `number` is stored: decoded frames sit in folders of `chunk_frames`, in frame order (JPEG;
+    PNG in a cache from before)."""
+    return frame_in(Path(frames_dir) / chunk_name(number // chunk_frames), number)
 
 
 def content_frames(frames_dir: str | Path, numbers: Iterable[int], chunk_frames: int) -> list[Path]:
@@ -193,7 +194,7 @@ def content_frames(frames_dir: str | Path, numbers: Iterable[int], chunk_frames:
 def find_frame(folders: Sequence[str | Path], number: int) -> Path:
     """The frame `number` in whichever of `folders` holds it."""
     for folder in folders:
-        candidate = Path(folder) / frame_name(number)
+        candidate = frame_in(folder, number)
         if candidate.is_file():
             return candidate
     raise StylepipeError(f"frame {number} is in none of {', '.join(map(str, folders))}")

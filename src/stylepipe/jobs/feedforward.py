@@ -16,7 +16,7 @@ from PIL import Image
 from stylepipe import arbitrary_weights
 from stylepipe.checkpoint import load_model
 from stylepipe.feedforward import StylesOfBatch, StyleVectors, content_vectors, mix_strength, prepare, stylize_batches
-from stylepipe.frames import atomic_dir, checked_folder, read_frame, read_rgb, write_rgb
+from stylepipe.frames import atomic_dir, checked_folder, frame_name, read_frame, read_rgb, write_rgb
 from stylepipe.jobs.common import Log, Progress, content_frames, resolve_device, stderr_log
 
 
@@ -76,7 +76,7 @@ def _stylize_chunk(
             output = next(outputs)  # reads the frames of the next batch, then runs the network on it
             seconds["network"] += time.perf_counter() - tick
             tick = time.perf_counter()
-            write_rgb(scratch / path.name, output, compress=False)
+            write_rgb(scratch / frame_name(int(path.stem)), output, compress=False)
             seconds["write"] += time.perf_counter() - tick
             progress.step()
         seconds["network"] -= seconds["read"]

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stylepipe.errors import StylepipeError
-from stylepipe.frames import atomic_dir, atomic_file, checked_folder, split_into_chunks, write_text_atomic
+from stylepipe.frames import JPEG, atomic_dir, atomic_file, checked_folder, split_into_chunks, write_text_atomic
 from stylepipe.jobs.common import Log, content_frame_total, stderr_log
 from stylepipe.stitch import OutputFrames
 from stylepipe.style import extract_style_frames, parse_style_sources
@@ -31,7 +31,7 @@ def probe_job(video: str, meta_out: str, log: Log = stderr_log) -> VideoMeta:
 
 
 def content_frames_job(video: str, meta_path: str, out_dir: str, width: int, chunk_frames: int, log: Log = stderr_log) -> int:
-    """Decode the content video at `width` into `out_dir/chunk_XXXX/NNNNNN.png`."""
+    """Decode the content video at `width` into `out_dir/chunk_XXXX/NNNNNN.jpg` (`frames.JPEG`)."""
     meta = VideoMeta.from_json_file(meta_path)
     size = scaled_size(meta.width, meta.height, width)
     if size[0] > meta.width:
@@ -40,7 +40,7 @@ def content_frames_job(video: str, meta_path: str, out_dir: str, width: int, chu
         log(f"warning: {video} has an alpha channel; transparent areas are composited over white")
     with atomic_dir(out_dir) as scratch:
         flat = scratch / "decoded"
-        decode_frames(video, flat, size)
+        decode_frames(video, flat, size, pattern="{:06d}" + JPEG)
         count = split_into_chunks(flat, scratch, chunk_frames)
         flat.rmdir()
         if count != meta.frame_count:

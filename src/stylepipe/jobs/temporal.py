@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from stylepipe.flow import FLOW_RUN, ChunkFlows, FlowEstimator, FlowWriter, consistency_mask, frame_flows, warping_error, working_size
-from stylepipe.frames import atomic_dir, atomic_file, checked_folder, owned_frames, read_frame, shot_firsts, write_rgb, write_text_atomic
+from stylepipe.frames import JPEG, atomic_dir, atomic_file, checked_folder, frame_name, owned_frames, read_frame, shot_firsts, write_rgb, write_text_atomic
 from stylepipe.jobs.common import Log, content_frame_path, content_frames, find_frame, stderr_log, verified_frames
 from stylepipe.metrics import EDGE_BLUR_SIGMA, edge_correlation, finite_mean, thirds
 from stylepipe.stitch import OutputFrames, Seam
@@ -142,7 +142,7 @@ def stabilize_chunk_job(
                 share = blend_share(flows.reliable(1, number), strength, change, change_scale)
                 previous = blend_with_previous(fresh, previous, flows.backward(1, number), share, warp)
             previous_content = content
-            write_rgb(scratch / path.name, previous)
+            write_rgb(scratch / frame_name(number, JPEG), previous)
 
     with atomic_dir(out_dir) as scratch:
         with ThreadPoolExecutor(max(1, min(threads, len(runs)))) as pool:
