@@ -134,6 +134,10 @@ def main() -> None:
     report = json.loads((root / "metrics.json").read_text())["warp_error"]
     print(f"E_warp against the true motion, x the input's: cached frames {truth['cached frames'] / truth['input']:.2f}, "
           f"delivered mp4 {truth['delivered mp4'] / truth['input']:.2f}; metrics.json says {report['ratio_output_to_input']:.2f}")
+    delivered = json.loads((root / "delivered.json").read_text())
+    print(f"E_warp of the delivered mp4: true {truth['delivered mp4']:.5f}, delivered.json {delivered['delivered_mean']:.5f} "
+          f"({delivered['delivered_mean'] / truth['delivered mp4']:.2f}x); ratio to the input: true {truth['delivered mp4'] / truth['input']:.2f}, "
+          f"delivered.json {delivered['ratio_delivered_to_input']:.2f}")
     print(f"E_warp of the cached frames: true {truth['cached frames']:.5f}, metrics.json {report['output_mean']:.5f} "
           f"({report['output_mean'] / truth['cached frames']:.2f}x); of the input: true {truth['input']:.6f}, "
           f"metrics.json {report['input_mean']:.6f} ({report['input_mean'] / truth['input']:.2f}x)")

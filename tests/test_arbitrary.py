@@ -13,7 +13,7 @@ import torch
 from stylepipe import arbitrary_weights
 from stylepipe.demo import Scene, painterly_frame, write_style_video
 from stylepipe.feedforward import StyleVectors, content_vectors, mix_strength, style_image_tensor, stylize_batches
-from stylepipe.frames import read_rgb, write_manifest, write_rgb
+from stylepipe.frames import list_frames, read_frame, read_rgb, write_manifest, write_rgb
 from stylepipe.jobs.feedforward import stylize_arbitrary_chunk_job
 from stylepipe.style import StyleSource, extract_style_frames, parse_style_sources
 
@@ -111,6 +111,7 @@ def _chunk(tmp_path: Path, frames: list[np.ndarray]) -> Path:
 def test_strength_zero_is_the_contents_own_stylization(nets, weights, tmp_path, device):
     frames = [Scene(64, 48, 3, seed=3).render(t) for t in range(3)]
     folder = _chunk(tmp_path, frames)
+    frames = [read_frame(path) for path in list_frames(folder / "chunk_0000")]  # as the job reads them, from JPEG
     style_png = tmp_path / "style.png"
     write_rgb(style_png, painterly_frame(120, 90, 0.4, seed=9))
     index = extract_style_frames([StyleSource(str(style_png))], tmp_path / "style", tmp_path / "index.json",

@@ -102,3 +102,33 @@ def test_the_reports_own_flow_rates_strokes_that_follow_the_motion_as_the_truth_
         measured = {name: warping_error(*pair, bwd, mask) for name, pair in frames.items()}
         assert truth["stylised"] / 1.5 < measured["stylised"] < truth["stylised"] * 1.5, (t, truth, measured)
         assert measured["held still"] > 5 * measured["stylised"], (t, measured)
+
+
+def test_the_delivered_video_is_measured_with_the_reports_flow_steady_when_it_follows_the_motion(tmp_path):
+    import json
+    from fractions import Fraction
+
+    from stylepipe.demo import pipe_frames_to_h264
+    from stylepipe.frames import write_rgb
+    from stylepipe.jobs.temporal import delivered_report
+
+    scene = PhotoScene(_photo(480, 360, 5), _photo(200, 200, 6), 96, 64, 8)
+    content = [scene.render(t) for t in range(8)]
+    frames_dir = tmp_path / "frames"
+    (frames_dir / "chunk_0000").mkdir(parents=True)
+    for t, frame in enumerate(content):
+        write_rgb(frames_dir / "chunk_0000" / f"{t:06d}.jpg", frame)
+    shots = tmp_path / "shots.json"
+    shots.write_text(json.dumps({"shots": [[0, 4], [4, 8]]}))
+    steady, flickering = tmp_path / "steady.mp4", tmp_path / "flickering.mp4"
+    pipe_frames_to_h264([], content, (96, 64), Fraction(8), steady)
+    # The same pictures, every other one brighter: flicker the motion does not explain.
+    pipe_frames_to_h264([], [np.clip(f.astype(int) + 40 * (t % 2), 0, 255).astype(np.uint8) for t, f in enumerate(content)],
+                        (96, 64), Fraction(8), flickering)
+    reports = {name: delivered_report(video, str(frames_dir), 8, str(shots), str(tmp_path / f"{name}.json"), threads=2)
+               for name, video in (("steady", steady), ("flickering", flickering))}
+    assert reports["steady"]["delivered_per_frame"][0] is None and reports["steady"]["delivered_per_frame"][4] is None, "cuts"
+    assert sum(value is not None for value in reports["steady"]["delivered_per_frame"]) == 6
+    assert reports["steady"]["ratio_delivered_to_input"] < 2
+    assert reports["flickering"]["ratio_delivered_to_input"] > 10 * reports["steady"]["ratio_delivered_to_input"]
+    assert json.loads((tmp_path / "steady.json").read_text())["delivered_mean"] == reports["steady"]["delivered_mean"]

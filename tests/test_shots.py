@@ -132,7 +132,8 @@ def test_feed_forward_chunks_span_cuts_but_the_flow_and_the_blend_do_not(three_s
     from stylepipe.frames import read_rgb
 
     workdir = three_shots
-    result = run_snakemake(workdir, "results/ff.mp4")
+    # keep_intermediates: the network's frames stay, to set beside the blended ones.
+    result = run_snakemake(workdir, "results/ff.mp4", "--config", "keep_intermediates=true")
     assert result.returncode == 0, result.stderr[-3000:]
     # 24 frames in chunks of 12 over three 8-frame shots: two network jobs, not three or six.
     assert rules_run(result.stdout + result.stderr)["stylize_feedforward"] == 2
@@ -142,12 +143,13 @@ def test_feed_forward_chunks_span_cuts_but_the_flow_and_the_blend_do_not(three_s
     assert {"bwd_1_12", "bwd_1_17"} <= set(second) and "bwd_1_16" not in second  # 12 looks back into chunk 0
 
     def frame(stage: str, number: int) -> np.ndarray:
-        return read_rgb(next((out / stage).glob(f"chunk_*/{number:06d}.png"))).astype(int)
+        return read_rgb(next((out / stage).glob(f"chunk_*/{number:06d}.*"))).astype(int)
 
-    # The blend starts afresh at each cut: a shot's first frame is the network's own, the next is blended.
+    # The blend starts afresh at each cut: a shot's first frame is the network's own (stored as JPEG), the next is
+    # blended.
     for cut in (8, 16):
-        assert np.array_equal(frame("stable", cut), frame("feedforward", cut))
-        assert not np.array_equal(frame("stable", cut + 1), frame("feedforward", cut + 1))
+        fresh = np.abs(frame("stable", cut) - frame("feedforward", cut)).mean()
+        assert fresh < 1.5 and np.abs(frame("stable", cut + 1) - frame("feedforward", cut + 1)).mean() > 3 * fresh
     assert not np.array_equal(frame("stable", 12), frame("feedforward", 12))  # across the chunk boundary it goes on
     warp = json.loads((out / "metrics.json").read_text())["warp_error"]
     assert [t for t, value in enumerate(warp["output_per_frame"]) if value is None] == [0, 8, 16]

@@ -11,5 +11,12 @@ with job_log(snakemake.log[0]):
         crf=snakemake.params.crf,
         codec=snakemake.params.codec,
         pix_fmt=snakemake.params.pix_fmt,
+        measure=dict(
+            frames_dir=snakemake.input.frames,
+            chunk_frames=snakemake.params.chunk_frames,
+            shots_path=snakemake.input.shots,
+            out_path=snakemake.output.delivered,
+            threads=snakemake.threads,
+        ),
         audio=snakemake.params.audio,
     )

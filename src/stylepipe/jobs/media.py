@@ -66,9 +66,12 @@ def style_frames_job(
 
 def assemble_job(
     chunk_dirs: Sequence[str], layout: Sequence[Mapping[str, int]], meta_path: str, content_video: str, out_path: str, crf: int,
-    codec: str, audio: str, pix_fmt: str = "yuv420p", log: Log = stderr_log,
+    codec: str, audio: str, pix_fmt: str = "yuv420p", measure: Mapping[str, Any] | None = None, log: Log = stderr_log,
 ) -> None:
     """Encode the chunks' frames, each at its source frame's timestamp, with the source's audio unless `audio: none`.
+
+    With `measure` (`temporal.delivered_report`'s arguments after the video: frames_dir, chunk_frames, shots_path,
+    out_path, threads), the encoded video's warping error is measured before it is renamed into place.
 
     Every chunk is checked against its manifest first, and a frame count that differs from the probe's stops the
     job: a video that exits 0 has every frame. Segments' overlaps are cross-faded (`stitch.OutputFrames`).
@@ -88,6 +91,10 @@ def assemble_job(
         written = probe(tmp)
         if written.frame_count != meta.frame_count:
             raise StylepipeError(f"{out_path}: the encoder wrote {written.frame_count} of {meta.frame_count} frames")
+        if measure is not None:
+            from stylepipe.jobs.temporal import delivered_report
+
+            delivered_report(tmp, log=log, **measure)
     timing = "variable frame rate kept" if meta.variable_rate else f"{float(meta.fps):.3f} fps"
     seams = f", {len(frames.seams)} segment seam(s) cross-faded" if frames.seams else ""
     log(f"{out_path}: {len(frames)} frames, {timing}, source timestamps, audio {'copied' if with_audio else 'none'}, "

@@ -14,12 +14,14 @@ from typing import Any
 import cv2
 import numpy as np
 
+from stylepipe.errors import StylepipeError
 from stylepipe.flow import FLOW_RUN, ChunkFlows, FlowEstimator, FlowWriter, consistency_mask, frame_flows, warping_error, working_size
 from stylepipe.frames import JPEG, atomic_dir, atomic_file, checked_folder, frame_name, owned_frames, read_frame, shot_firsts, write_rgb, write_text_atomic
-from stylepipe.jobs.common import Log, content_frame_path, content_frames, find_frame, stderr_log, verified_frames
+from stylepipe.jobs.common import Log, content_frame_path, content_frame_total, content_frames, find_frame, stderr_log, verified_frames
 from stylepipe.metrics import EDGE_BLUR_SIGMA, edge_correlation, finite_mean, thirds
 from stylepipe.stitch import OutputFrames, Seam
 from stylepipe.temporal import blend_share, blend_with_previous, content_change
+from stylepipe.video import iter_frames
 
 
 def flow_job(
@@ -155,8 +157,6 @@ def stabilize_chunk_job(
     log(f"stabilised {len(paths)} frames in {len(runs)} run(s) between cuts (blend, strength {strength}{follows}, {warp} warp)")
 
 
-# Frames of the report's warping-error pass that one thread takes in turn.
-REPORT_RUN = 16
 # The report's second warping error warps with this, which does not blur a sharp frame as Lai's bilinear warp does.
 SHARP_WARP = "lanczos"
 # At most this many frame pairs are measured, spread evenly over the clip (and every segment seam): a mean over 60
@@ -202,8 +202,9 @@ def report_job(
 
     The warping errors use a flow of the report's own (`report_flow`) on the content frames, and are measured on at
     most REPORT_PAIRS frame pairs (`measured_frames`); the other frames are null in the per-frame lists, as is the
-    first frame of each shot (a cut: nothing before it shows the same scene; shots.json).
-    `threads` threads take runs of frames; each reads a frame at a time, so memory does not grow with the video.
+    first frame of each shot (a cut: nothing before it shows the same scene; shots.json). The encoded video is
+    measured by `delivered_report`, after the encode.
+    `threads` threads take the pairs, each reading its frames, so memory does not grow with the video.
     The folder lists are in layout order, as the workflow's chunk list gives them. Where a long shot is split into
     segments, the seams' errors are set beside the median of the other frames.
     """
@@ -216,46 +217,31 @@ def report_job(
     outputs = {name: OutputFrames(folders, layout) for name, folders in sequences.items()}
     count = len(outputs["output"])
     shot_starts = {shot[0] for shot in json.loads(Path(shots_path).read_text())["shots"]}
-    measured = set(measured_frames(count, outputs["output"].seams))
+    measured = measured_frames(count, outputs["output"].seams)
     names = ["input", *outputs]
     # (sequence, warp) pairs measured: Lai's bilinear for every sequence, and the sharp warp for the output against
     # the input, which tells flicker from the bilinear warp's own blur of a sharp stylised frame.
     measures = [(name, "bilinear") for name in names] + [(name, SHARP_WARP) for name in ("input", "output")]
 
-    def run_errors(run: range) -> tuple[dict[tuple[str, str], list[float | None]], list[float]]:
-        """E_warp of each sequence at the measured frames of `run` (None at the others), and the output's edge
-        correlation with the content there (NaN at the others)."""
-        errors: dict[tuple[str, str], list[float | None]] = {measure: [] for measure in measures}
-        structure: list[float] = []
-        for t in run:
-            if t not in measured:
-                structure.append(float("nan"))
-                for measure in measures:
-                    errors[measure].append(None)
-                continue
-            current = {"input": read_frame(content_frame_path(frames_dir, t, chunk_frames))}
-            current.update({name: frames.read(t) for name, frames in outputs.items()})
-            structure.append(edge_correlation(current["input"], current["output"]))
-            if t in shot_starts:
-                for measure in measures:
-                    errors[measure].append(None)
-                continue
-            previous = {"input": read_frame(content_frame_path(frames_dir, t - 1, chunk_frames))}
-            previous.update({name: frames.read(t - 1) for name, frames in outputs.items()})
-            bwd, mask = report_flow(current["input"], previous["input"])
-            for key, warp in measures:
-                errors[key, warp].append(warping_error(current[key], previous[key], bwd, mask, warp))
-        return errors, structure
+    def pair_errors(t: int) -> tuple[dict[tuple[str, str], float | None], float]:
+        """E_warp of each sequence from frame t-1 to frame t (None at a shot's first frame), and the output's edge
+        correlation with the content at frame t."""
+        current = {"input": read_frame(content_frame_path(frames_dir, t, chunk_frames))}
+        current.update({name: frames.read(t) for name, frames in outputs.items()})
+        structure = edge_correlation(current["input"], current["output"])
+        if t in shot_starts:
+            return dict.fromkeys(measures), structure
+        previous = {"input": read_frame(content_frame_path(frames_dir, t - 1, chunk_frames))}
+        previous.update({name: frames.read(t - 1) for name, frames in outputs.items()})
+        bwd, mask = report_flow(current["input"], previous["input"])
+        return {(key, warp): warping_error(current[key], previous[key], bwd, mask, warp) for key, warp in measures}, structure
 
-    # Runs of frames side by side: reading the frames and warping are most of the time, and both release the GIL.
-    runs = [range(k, min(k + REPORT_RUN, count)) for k in range(0, count, REPORT_RUN)]
-    errors: dict[tuple[str, str], list[float | None]] = {measure: [] for measure in measures}
-    structure: list[float] = []
+    # Pairs side by side: the flow, reading the frames and warping are most of the time, and all release the GIL.
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        for part, edges in pool.map(run_errors, runs):
-            for measure in measures:
-                errors[measure].extend(part[measure])
-            structure.extend(edges)
+        results = dict(zip(measured, pool.map(pair_errors, measured)))
+    errors: dict[tuple[str, str], list[float | None]] = {measure: [results[t][0][measure] if t in results else None for t in range(count)]
+                                                        for measure in measures}
+    structure = [results[t][1] if t in results else float("nan") for t in range(count)]
     out_errors, raw_errors = errors["output", "bilinear"], errors.get(("unstabilized", "bilinear"))
     stats = [json.loads((Path(folder) / "stats.json").read_text()) for folder in stylized_dirs]
     # Losses once per output frame (a segment's overlap frames are its warm-up); time for every frame stylised.
@@ -302,6 +288,64 @@ def report_job(
         seams = report["seams"]
         log(f"segment seams: {seams['count']}, worst E_warp {seams['max']:.5f} = {seams['ratio_max_to_median']:.2f}x the median "
             f"of the other frames ({seams['median_elsewhere']:.5f})")
+    return report
+
+
+def delivered_report(
+    video_path: str | Path, frames_dir: str, chunk_frames: int, shots_path: str, out_path: str, threads: int = 1,
+    log: Log = stderr_log,
+) -> dict[str, Any]:
+    """delivered.json: the encoded video's warping error beside the content's, on the report's frame pairs and
+    with its flow (`report_flow`, `measured_frames`): what the viewer sees, with the codec's losses (4:2:0 colour
+    above all) on top of the cached frames' that metrics.json measures.
+
+    The video is decoded once; only the frames of pairs not yet measured are held.
+    """
+    shot_starts = {shot[0] for shot in json.loads(Path(shots_path).read_text())["shots"]}
+    count = content_frame_total(frames_dir)
+    measured = [t for t in measured_frames(count, []) if t not in shot_starts]
+    wanted = set(measured)
+
+    def pair_errors(t: int, previous: np.ndarray, current: np.ndarray) -> tuple[float, float]:
+        content = read_frame(content_frame_path(frames_dir, t, chunk_frames))
+        content_before = read_frame(content_frame_path(frames_dir, t - 1, chunk_frames))
+        bwd, mask = report_flow(content, content_before)
+        return warping_error(current, previous, bwd, mask), warping_error(content, content_before, bwd, mask)
+
+    results: dict[int, tuple[float, float]] = {}
+    held: dict[int, np.ndarray] = {}
+    decoded = 0
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        pending: deque[tuple[int, Future]] = deque()
+        for t, frame in enumerate(iter_frames(video_path)):
+            decoded = t + 1
+            if t + 1 in wanted:
+                held[t] = frame
+            if t in wanted:
+                pending.append((t, pool.submit(pair_errors, t, held.pop(t - 1), frame)))
+            while len(pending) > 2 * max(1, threads) or (pending and pending[0][1].done()):
+                done, future = pending.popleft()
+                results[done] = future.result()
+        for done, future in pending:
+            results[done] = future.result()
+    if decoded != count:
+        raise StylepipeError(f"{video_path}: holds {decoded} frames but the clip has {count}; not measuring a video that does not match")
+    delivered = [results[t][0] if t in results else None for t in range(count)]
+    content = [results[t][1] if t in results else None for t in range(count)]
+    summary = _warp_summary(delivered, content)
+    report = {
+        "frames": count,
+        "delivered_mean": summary["output_mean"],
+        "input_mean": summary["input_mean"],
+        "ratio_delivered_to_input": summary["ratio_output_to_input"],
+        "delivered_per_frame": delivered,
+        "input_per_frame": content,
+        "definition": "metrics.json's warping error (Lai et al. 2018, the report's own flow and pairs) of the encoded video as "
+                      "delivered, decoded, beside the content frames'",
+    }
+    write_text_atomic(out_path, json.dumps(report, indent=1))
+    log(f"E_warp of the delivered video {report['delivered_mean']:.5f}, input {report['input_mean']:.5f}, "
+        f"ratio {_figure(report['ratio_delivered_to_input'])}")
     return report
 
 
