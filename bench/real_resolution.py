@@ -60,10 +60,10 @@ def folder_bytes(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
-def bench_scene(width: int, height: int, frames: int) -> PhotoScene:
-    """The clip's exact motion: the astronaut photograph panned, zoomed and turned, the coffee cup crossing it."""
-    photos = photographs("astronaut", "coffee")
-    return PhotoScene(photos["astronaut"], photos["coffee"], width, height, frames, view=0.85, view_centre=(0.45, 0.28))
+def bench_scene(width: int, height: int, frames: int, background: str = "astronaut", crossing: str = "coffee") -> PhotoScene:
+    """The clip's exact motion: the `background` photograph panned, zoomed and turned, `crossing` moving across it."""
+    photos = photographs(background, crossing)
+    return PhotoScene(photos[background], photos[crossing], width, height, frames, view=0.85, view_centre=(0.45, 0.28))
 
 
 def main() -> None:
@@ -72,6 +72,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--fps", type=int, default=24)
     parser.add_argument("--style", default=None)
+    parser.add_argument("--photos", default="astronaut,coffee", help="the background photograph and the one crossing it "
+                        "(astronaut, coffee, rocket, chelsea)")
     parser.add_argument("--keep", default=None, help="work folder to keep (the clip is reused when it is there)")
     parser.add_argument("--set", action="append", default=[], help="config key=value")
     args = parser.parse_args()
@@ -81,8 +83,8 @@ def main() -> None:
     width = height * 16 // 9
     frames = round(args.seconds * args.fps)
     fps = Fraction(args.fps)
-    clip = work / f"clip_{height}p_{frames}.mp4"
-    scene = bench_scene(width, height, frames)
+    clip = work / f"clip_{args.photos.replace(',', '_')}_{height}p_{frames}.mp4"
+    scene = bench_scene(width, height, frames, *args.photos.split(","))
     if not clip.exists():
         began = time.perf_counter()
         pipe_frames_to_h264(_tone(Fraction(frames) / fps), (scene.render(t) for t in range(frames)), (width, height), fps, clip)

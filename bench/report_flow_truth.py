@@ -57,13 +57,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", help="the --keep folder of bench/real_resolution.py")
     parser.add_argument("--every", type=int, default=3, help="measure every n-th frame pair")
+    parser.add_argument("--photos", default="astronaut,coffee", help="as the clip was made with")
     args = parser.parse_args()
     root = Path(args.folder) / "results" / "out"
     meta = json.loads((root / "meta.json").read_text())
     sequences = {name: [read_frame(p) for chunk in sorted((root / folder).glob("chunk_*")) for p in list_frames(chunk)]
                  for name, folder in (("input", "frames/content"), ("blended", "stable"), ("network", "feedforward"))}
     frames = len(sequences["input"])
-    scene = bench_scene(meta["width"], meta["height"], frames)
+    scene = bench_scene(meta["width"], meta["height"], frames, *args.photos.split(","))
     height, width = sequences["input"][0].shape[:2]
     assert (width, height) == (meta["width"], meta["height"]), "the bench renders at the clip's own size"
     pairs = range(2, frames, args.every)
