@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from stylepipe.errors import StylepipeError
-from stylepipe.flow import FLOW_RUN, ChunkFlows, FlowEstimator, FlowWriter, consistency_mask, frame_flows, warping_error, working_size
+from stylepipe.flow import FLOW_RUN, ChunkFlows, FlowEstimator, FlowWriter, consistency_mask, frame_flows, resize_flow, warping_error, working_size
 from stylepipe.frames import JPEG, atomic_dir, atomic_file, checked_folder, frame_name, owned_frames, read_frame, shot_firsts, write_rgb, write_text_atomic
 from stylepipe.jobs.common import Log, content_frame_path, content_frame_total, content_frames, find_frame, stderr_log, verified_frames
 from stylepipe.metrics import EDGE_BLUR_SIGMA, edge_correlation, finite_mean, thirds
@@ -122,8 +122,7 @@ def stabilize_chunk_job(
         # The content change is judged at the flow's working size: a change worth holding back for spans more than
         # a pixel there, and it costs a quarter of the full size's time at 720p.
         frame = read_frame(content_paths[number])
-        size = working
-        return frame if size is None or frame.shape[1::-1] == size else cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        return frame if working is None or frame.shape[1::-1] == working else cv2.resize(frame, working, interpolation=cv2.INTER_AREA)
 
     def stabilize_run(run: Sequence[Path], scratch: Path) -> None:
         first = int(run[0].stem)
@@ -137,12 +136,14 @@ def stabilize_chunk_job(
             if previous is None:
                 previous = fresh
             else:
+                # The stored flow is read and decoded once, and brought to the frames' size here.
+                stored = flows.backward(1, number, working=True)
                 change = None
                 if follows_content:
-                    change = content_change(content, previous_content, flows.backward(1, number, working=True), warp)
+                    change = content_change(content, previous_content, stored, warp)
                     change = cv2.resize(change, fresh.shape[1::-1], interpolation=cv2.INTER_LINEAR)
                 share = blend_share(flows.reliable(1, number), strength, change, change_scale)
-                previous = blend_with_previous(fresh, previous, flows.backward(1, number), share, warp)
+                previous = blend_with_previous(fresh, previous, resize_flow(stored, fresh.shape[1::-1]), share, warp)
             previous_content = content
             write_rgb(scratch / frame_name(number, JPEG), previous)
 
