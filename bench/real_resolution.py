@@ -41,7 +41,7 @@ sys.path[:0] = [str(REPO / "src"), str(REPO / "bench")]
 from gatys_drift import apply, bench_style, run_workflow  # noqa: E402
 from stylepipe.config import TOP_LEVEL_NAME, load_schema, resolve_variants  # noqa: E402
 from stylepipe.demo import _tone, photographs, pipe_frames_to_h264  # noqa: E402
-from stylepipe.disk import estimate_run  # noqa: E402
+from stylepipe.disk import estimate_run, folder_bytes  # noqa: E402
 from stylepipe.photo_scene import PhotoScene  # noqa: E402
 from stylepipe.flow import warping_error  # noqa: E402
 from stylepipe.frames import list_frames, read_frame  # noqa: E402
@@ -54,10 +54,6 @@ NETWORK = "feedforward"
 
 def stage_of(job: str) -> str:
     return next(stage for stage in sorted(STAGES, key=len, reverse=True) if job.startswith(stage))
-
-
-def folder_bytes(folder: Path) -> int:
-    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
 def bench_scene(width: int, height: int, frames: int, background: str = "astronaut", crossing: str = "coffee") -> PhotoScene:

@@ -28,8 +28,6 @@ BLENDED_BYTES_PER_PIXEL = 1.0
 FLOW_BYTES_PER_PIXEL = 1.0
 # The delivered video: H.264 at crf 18 of stylised texture, with room for the audio.
 VIDEO_BYTES_PER_PIXEL = 0.4
-# Style frames are few and small beside the content's; a style video's are bounded by its own frame count.
-STYLE_BYTES_PER_PIXEL = CONTENT_BYTES_PER_PIXEL
 
 
 @dataclass(frozen=True)
