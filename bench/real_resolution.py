@@ -48,7 +48,7 @@ from stylepipe.frames import list_frames, read_frame  # noqa: E402
 from stylepipe.video import iter_frames, probe  # noqa: E402
 
 # Benchmark files (results/out/benchmarks/<job>.tsv) by stage; the rest of a job's name is its chunk.
-STAGES = ["probe", "content_frames", "style_frames", "shots", "flow", "feedforward", "stabilize", "report", "assemble"]
+STAGES = ["probe", "content_frames", "style_frames", "shots", "flow", "feedforward", "stabilize", "report_flows", "report", "assemble"]
 NETWORK = "feedforward"
 
 

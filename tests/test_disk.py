@@ -32,12 +32,18 @@ def test_the_estimate_grows_with_what_the_mode_caches_and_uses_the_flows_working
     write_timed_clip(clip, [k / 10 for k in range(10)], size=(64, 36))
     feedforward = estimate_run(variant(content=str(clip), mode="feedforward", width=1280))
     assert feedforward.frames == 10 and feedforward.size == (1280, 720)
-    # Content frames, the network's and the blend's frames, the video, and one flow at 640x360.
-    assert feedforward.bytes_per_frame == pytest.approx((0.4 + 3.1 + 1.0 + 0.4) * 1280 * 720 + 1.0 * 640 * 360)
+    # Content frames, the network's and the blend's frames, the video, the report's flow for every pair of so short a
+    # clip, and one flow at 640x360.
+    assert feedforward.bytes_per_frame == pytest.approx((0.4 + 3.1 + 1.0 + 0.4 + 0.6) * 1280 * 720 + 1.0 * 640 * 360)
     independent = estimate_run(variant(content=str(clip), width=1280, gatys={"init": "content", "temporal_weight": 0}))
-    assert independent.bytes_per_frame == pytest.approx((0.4 + 3.1 + 0.4) * 1280 * 720), "no flow, no blend"
+    assert independent.bytes_per_frame == pytest.approx((0.4 + 3.1 + 0.4 + 0.6) * 1280 * 720), "no flow, no blend"
     assert estimate_run(variant(content=str(clip), mode="feedforward", width=1280, flow={"width": 1280})).bytes_per_frame \
         == pytest.approx(feedforward.bytes_per_frame + 1280 * 720 - 640 * 360)
+    # The report measures at most 60 pairs, however long the clip.
+    long_clip = tmp_path / "long.mp4"
+    write_timed_clip(long_clip, [k / 10 for k in range(240)], size=(64, 36))
+    long = estimate_run(variant(content=str(long_clip), mode="feedforward", width=1280))
+    assert long.bytes_per_frame == pytest.approx(feedforward.bytes_per_frame - 0.6 * 1280 * 720 * (1 - 60 / 240))
 
 
 def test_what_is_cached_already_counts_as_written_and_a_run_that_does_not_fit_stops(tmp_path, monkeypatch):

@@ -66,6 +66,16 @@ def test_atomic_dir_publishes_only_on_success(tmp_path):
     assert (target / "000000.png").read_bytes() == b"done"
 
 
+def test_a_missing_cached_folder_is_one_clear_error_and_moves_nothing(tmp_path):
+    from stylepipe.errors import StylepipeError
+    from stylepipe.frames import checked_folder
+
+    (tmp_path / "frames").mkdir()
+    with pytest.raises(StylepipeError, match="frames/chunk_0000: not found"):
+        checked_folder(tmp_path / "frames" / "chunk_0000")
+    assert [p.name for p in tmp_path.iterdir()] == ["frames"]
+
+
 def test_atomic_file_keeps_old_content_when_writer_fails(tmp_path):
     target = tmp_path / "meta.json"
     target.write_text("old")

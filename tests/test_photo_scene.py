@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from stylepipe.demo import painterly_frame
 from stylepipe.flow import warp_backward
@@ -110,7 +111,8 @@ def test_the_delivered_video_is_measured_with_the_reports_flow_steady_when_it_fo
 
     from stylepipe.demo import pipe_frames_to_h264
     from stylepipe.frames import write_rgb
-    from stylepipe.jobs.temporal import delivered_report
+    from stylepipe.frames import chunk_layout
+    from stylepipe.jobs.temporal import delivered_report, report_flows_job
 
     scene = PhotoScene(_photo(480, 360, 5), _photo(200, 200, 6), 96, 64, 8)
     content = [scene.render(t) for t in range(8)]
@@ -120,15 +122,32 @@ def test_the_delivered_video_is_measured_with_the_reports_flow_steady_when_it_fo
         write_rgb(frames_dir / "chunk_0000" / f"{t:06d}.jpg", frame)
     shots = tmp_path / "shots.json"
     shots.write_text(json.dumps({"shots": [[0, 4], [4, 8]]}))
+    flows = tmp_path / "report_flows.npz"
+    report_flows_job(str(frames_dir), 8, str(shots), chunk_layout([[0, 4], [4, 8]], 8), str(flows), threads=2)
     steady, flickering = tmp_path / "steady.mp4", tmp_path / "flickering.mp4"
     pipe_frames_to_h264([], content, (96, 64), Fraction(8), steady)
     # The same pictures, every other one brighter: flicker the motion does not explain.
     pipe_frames_to_h264([], [np.clip(f.astype(int) + 40 * (t % 2), 0, 255).astype(np.uint8) for t, f in enumerate(content)],
                         (96, 64), Fraction(8), flickering)
-    reports = {name: delivered_report(video, str(frames_dir), 8, str(shots), str(tmp_path / f"{name}.json"), threads=2)
+    reports = {name: delivered_report(video, str(frames_dir), 8, str(flows), str(tmp_path / f"{name}.json"), threads=2)
                for name, video in (("steady", steady), ("flickering", flickering))}
     assert reports["steady"]["delivered_per_frame"][0] is None and reports["steady"]["delivered_per_frame"][4] is None, "cuts"
     assert sum(value is not None for value in reports["steady"]["delivered_per_frame"]) == 6
     assert reports["steady"]["ratio_delivered_to_input"] < 2
     assert reports["flickering"]["ratio_delivered_to_input"] > 10 * reports["steady"]["ratio_delivered_to_input"]
     assert json.loads((tmp_path / "steady.json").read_text())["delivered_mean"] == reports["steady"]["delivered_mean"]
+
+
+def test_report_flows_that_lack_a_measured_pair_are_set_aside_with_one_line(tmp_path):
+    from stylepipe.errors import StylepipeError
+    from stylepipe.flow import FlowWriter
+    from stylepipe.jobs.temporal import report_flows
+
+    path = tmp_path / "report_flows.npz"
+    with FlowWriter(path) as writer:
+        for t in (1, 2):
+            writer.add({f"bwd_1_{t}": np.zeros((4, 6, 2), np.int16), f"reliable_1_{t}": np.ones((4, 6), bool)})
+    assert report_flows(str(path), [1, 2]).frames(1) == [1, 2]
+    with pytest.raises(StylepipeError, match="ending at frame 5 .*set aside"):
+        report_flows(str(path), [1, 2, 5])
+    assert not path.exists() and len(list(tmp_path.glob(".report_flows.npz.damaged-*"))) == 1

@@ -14,6 +14,7 @@ from typing import Any
 
 from stylepipe.errors import StylepipeError
 from stylepipe.flow import working_size
+from stylepipe.jobs.temporal import REPORT_PAIRS
 from stylepipe.plan import flow_offsets, frames_looked_back, video_stage
 from stylepipe.video import VideoMeta, header_size_and_frames, scaled_size
 
@@ -26,6 +27,9 @@ STYLIZED_BYTES_PER_PIXEL = 3.1
 BLENDED_BYTES_PER_PIXEL = 1.0
 # One offset's flow (two int16) and mask per pixel at the flow's working size, deflated: 0.43 measured at 640x360.
 FLOW_BYTES_PER_PIXEL = 1.0
+# The report's own flow for a measured frame pair, at the frames' size: 0.47 measured at 720p. There are at most
+# REPORT_PAIRS of them (and the seams') whatever the clip's length.
+REPORT_FLOW_BYTES_PER_PIXEL = 0.6
 # The delivered video: H.264 at crf 18 of stylised texture, with room for the audio.
 VIDEO_BYTES_PER_PIXEL = 0.4
 
@@ -64,6 +68,7 @@ def estimate_run(variant: Mapping[str, Any], meta: VideoMeta | None = None) -> R
     flow_size = working_size(*size, flow_width)
     per_pixel, per_flow_pixel = cached_bytes_per_pixel(variant)
     per_frame = per_pixel * size[0] * size[1] + per_flow_pixel * flow_size[0] * flow_size[1]
+    per_frame += REPORT_FLOW_BYTES_PER_PIXEL * size[0] * size[1] * min(frames, REPORT_PAIRS) / max(1, frames)
     return RunEstimate(frames=frames, size=size, bytes_per_frame=per_frame)
 
 

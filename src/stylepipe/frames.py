@@ -201,6 +201,8 @@ def checked_folder(folder: str | Path) -> Path:
 
     A damaged folder's job output is set aside, so that the same command redoes it, and the job stops with one line.
     """
+    if not Path(folder).is_dir():
+        raise StylepipeError(f"{folder}: not found (a cached folder that a job needs)")
     try:
         check_folder(folder)
     except DamagedCacheError as err:

@@ -10,9 +10,13 @@ from stylepipe.flow import warp_backward
 # The content change is averaged over a square this many pixels wide: one noisy pixel does not read as a change,
 # a misaligned edge or a new object still does.
 CHANGE_WINDOW = 5
+# The content frame before is warped onto the next with Keys' cubic to judge the change: averaged over the window,
+# it differs from a Lanczos warp's by 0.07 levels on average (the change that halves the share is about 14), at a
+# sixth of the time (2 ms against 13 at 640x360).
+CHANGE_WARP = "cubic"
 
 
-def content_change(content: np.ndarray, previous_content: np.ndarray, flow_bwd: np.ndarray, warp: str = "lanczos") -> np.ndarray:
+def content_change(content: np.ndarray, previous_content: np.ndarray, flow_bwd: np.ndarray, warp: str = CHANGE_WARP) -> np.ndarray:
     """How much each pixel's content changed from frame t-1 to frame t (uint8 RGB) once the motion is followed.
 
     The mean absolute RGB difference (0..255) between content frame t and frame t-1 warped onto it, averaged over
@@ -48,7 +52,7 @@ def blend_with_previous(
     Disoccluded and unreliable pixels have a share of 0 and take the fresh frame unchanged, so nothing ghosts in
     from where the flow is wrong.
     """
-    warped = warp_backward(previous_stable, flow_bwd, warp).astype(np.float32)
-    alpha = share[..., None]
-    blended = (1 - alpha) * fresh.astype(np.float32) + alpha * warped
-    return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    warped = warp_backward(previous_stable, flow_bwd, warp)
+    # One pass in OpenCV, rounding to the nearest level: the same mix in numpy's float arithmetic took as long as
+    # the Lanczos warp itself at 720p.
+    return cv2.blendLinear(fresh, warped, 1 - share, share)

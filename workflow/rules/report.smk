@@ -1,9 +1,31 @@
+rule report_flows:
+    """The report's own flow (no stage uses it) for the frame pairs that the report and the delivered video's measurement share."""
+    input:
+        shots="results/{name}/shots.json",  # the chunk layout (params.layout) comes from it
+        frames="results/{name}/frames/content",
+    output:
+        flows="results/{name}/report_flows.npz",
+    params:
+        chunk_frames=lambda wc: cfg(wc)["chunk_frames"],
+        layout=chunk_layout,
+    log:
+        "results/{name}/logs/report_flows.log",
+    benchmark:
+        "results/{name}/benchmarks/report_flows.tsv"
+    threads: all_cores()
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/report_flows.py"
+
+
 rule report:
     """metrics.json: warping error of the output and of the input (with a flow of its own), losses, timings and the weights used."""
     input:
         unpack(fidelity_inputs),
         shots="results/{name}/shots.json",  # the chunk layout (params.layout) comes from it
         frames="results/{name}/frames/content",
+        flows="results/{name}/report_flows.npz",
         stylized=stylized_chunks,
         unstabilized=unstabilized_chunks,
     output:

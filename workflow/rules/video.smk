@@ -10,6 +10,7 @@ rule assemble:
         meta="results/{name}/meta.json",
         video=content_video,
         frames="results/{name}/frames/content",  # the delivered video's warping error is measured against them
+        report_flows="results/{name}/report_flows.npz",  # along the report's own flow, on its frame pairs
     output:
         video="results/{name}.mp4",
         delivered="results/{name}/delivered.json",

@@ -14,7 +14,7 @@ with job_log(snakemake.log[0]):
         measure=dict(
             frames_dir=snakemake.input.frames,
             chunk_frames=snakemake.params.chunk_frames,
-            shots_path=snakemake.input.shots,
+            flows_path=snakemake.input.report_flows,
             out_path=snakemake.output.delivered,
             threads=snakemake.threads,
         ),

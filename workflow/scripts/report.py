@@ -16,6 +16,7 @@ with job_log(snakemake.log[0]):
         snakemake.params.chunk_frames,
         snakemake.input.stylized,
         snakemake.input.shots,
+        snakemake.input.flows,
         snakemake.params.layout,
         snakemake.output.metrics,
         unstabilized_dirs=list(snakemake.input.unstabilized),

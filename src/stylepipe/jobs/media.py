@@ -70,7 +70,7 @@ def assemble_job(
 ) -> None:
     """Encode the chunks' frames, each at its source frame's timestamp, with the source's audio unless `audio: none`.
 
-    With `measure` (`temporal.delivered_report`'s arguments after the video: frames_dir, chunk_frames, shots_path,
+    With `measure` (`temporal.delivered_report`'s arguments after the video: frames_dir, chunk_frames, flows_path,
     out_path, threads), the encoded video's warping error is measured before it is renamed into place.
 
     Every chunk is checked against its manifest first, and a frame count that differs from the probe's stops the

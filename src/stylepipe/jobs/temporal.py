@@ -15,11 +15,11 @@ import cv2
 import numpy as np
 
 from stylepipe.errors import StylepipeError
-from stylepipe.flow import FLOW_RUN, ChunkFlows, FlowEstimator, FlowWriter, consistency_mask, frame_flows, resize_flow, warping_error, working_size
-from stylepipe.frames import JPEG, atomic_dir, atomic_file, checked_folder, frame_name, owned_frames, read_frame, shot_firsts, write_rgb, write_text_atomic
+from stylepipe.flow import FLOW_RUN, ChunkFlows, FlowEstimator, FlowWriter, consistency_mask, frame_flows, quantized_flow, resize_flow, warping_error, working_size
+from stylepipe.frames import JPEG, atomic_dir, atomic_file, checked_folder, frame_name, owned_frames, read_frame, set_aside, shot_firsts, write_rgb, write_text_atomic
 from stylepipe.jobs.common import Log, content_frame_path, content_frame_total, content_frames, find_frame, stderr_log, verified_frames
 from stylepipe.metrics import EDGE_BLUR_SIGMA, edge_correlation, finite_mean, thirds
-from stylepipe.stitch import OutputFrames, Seam
+from stylepipe.stitch import OutputFrames, Seam, layout_seams
 from stylepipe.temporal import blend_share, blend_with_previous, content_change
 from stylepipe.video import iter_frames
 
@@ -124,28 +124,46 @@ def stabilize_chunk_job(
         frame = read_frame(content_paths[number])
         return frame if working is None or frame.shape[1::-1] == working else cv2.resize(frame, working, interpolation=cv2.INTER_AREA)
 
+    def inputs(number: int, path: Path) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """Frame `number`'s stylised frame, its content at the working size, and its stored flow and mask (when it
+        has a frame before it in the run)."""
+        fresh = read_frame(path)
+        content = working_content(number) if follows_content else None
+        if afresh(number):
+            return fresh, content, None, None
+        return fresh, content, flows.backward(1, number, working=True), flows.reliable(1, number)
+
     def stabilize_run(run: Sequence[Path], scratch: Path) -> None:
         first = int(run[0].stem)
         # Only a run's first frame can start afresh; a run that does not goes on from the chunk before.
         previous = None if afresh(first) else read_frame(find_frame(previous_dirs, first - 1))
         previous_content = working_content(first - 1) if follows_content and previous is not None else None
-        for path in run:
-            number = int(path.stem)
-            fresh = read_frame(path)
-            content = working_content(number) if follows_content else None
-            if previous is None:
-                previous = fresh
-            else:
-                # The stored flow is read and decoded once, and brought to the frames' size here.
-                stored = flows.backward(1, number, working=True)
-                change = None
-                if follows_content:
-                    change = content_change(content, previous_content, stored, warp)
-                    change = cv2.resize(change, fresh.shape[1::-1], interpolation=cv2.INTER_LINEAR)
-                share = blend_share(flows.reliable(1, number), strength, change, change_scale)
-                previous = blend_with_previous(fresh, previous, resize_flow(stored, fresh.shape[1::-1]), share, warp)
-            previous_content = content
-            write_rgb(scratch / frame_name(number, JPEG), previous)
+        # One thread reads the next frame and writes the last while this one blends: decoding and encoding a 720p
+        # frame take a tenth of the blend's time, and OpenCV releases the GIL for both.
+        with ThreadPoolExecutor(1) as io:
+            upcoming = io.submit(inputs, first, run[0])
+            written: Future | None = None
+            for k, path in enumerate(run):
+                number = int(path.stem)
+                fresh, content, stored, reliable = upcoming.result()
+                if k + 1 < len(run):
+                    upcoming = io.submit(inputs, int(run[k + 1].stem), run[k + 1])
+                if previous is None:
+                    previous = fresh
+                else:
+                    change = None
+                    if follows_content:
+                        change = content_change(content, previous_content, stored)
+                        change = cv2.resize(change, fresh.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+                    # The stored flow is decoded once, and brought to the frames' size here.
+                    share = blend_share(reliable, strength, change, change_scale)
+                    previous = blend_with_previous(fresh, previous, resize_flow(stored, fresh.shape[1::-1]), share, warp)
+                previous_content = content
+                if written is not None:
+                    written.result()
+                written = io.submit(write_rgb, scratch / frame_name(number, JPEG), previous)
+            if written is not None:
+                written.result()
 
     with atomic_dir(out_dir) as scratch:
         with ThreadPoolExecutor(max(1, min(threads, len(runs)))) as pool:
@@ -187,11 +205,57 @@ def report_flow(frame: np.ndarray, previous: np.ndarray) -> tuple[np.ndarray, np
     return bwd, consistency_mask(bwd, estimator(previous, frame))
 
 
+def report_flows_job(
+    frames_dir: str, chunk_frames: int, shots_path: str, layout: Sequence[Mapping[str, int]], out_path: str, threads: int = 1,
+    log: Log = stderr_log,
+) -> None:
+    """report_flows.npz: `report_flow` for every measured frame pair (`measured_frames`) that does not cross a cut,
+    in ChunkFlows' format (offset 1, at the frames' full size).
+
+    The report and the delivered video's measurement both read it: the same pairs with the same flow, computed once
+    (at 1080p a pair's flow takes about a second). `threads` threads take the pairs side by side, and each pair is
+    written as soon as the pairs before it are, so memory holds a few pairs' flows, not all of them.
+    """
+    shot_starts = {shot[0] for shot in json.loads(Path(shots_path).read_text())["shots"]}
+    count = content_frame_total(frames_dir)
+    pairs = [t for t in measured_frames(count, list(layout_seams(layout).values())) if t not in shot_starts]
+    began = time.perf_counter()
+
+    def pair_flow(t: int) -> dict[str, np.ndarray]:
+        bwd, mask = report_flow(read_frame(content_frame_path(frames_dir, t, chunk_frames)),
+                                read_frame(content_frame_path(frames_dir, t - 1, chunk_frames)))
+        return {f"bwd_1_{t}": quantized_flow(bwd), f"reliable_1_{t}": mask}
+
+    workers = max(1, threads)
+    cv2.setNumThreads(1)  # the threads below are the parallelism
+    frame_size = read_frame(content_frame_path(frames_dir, 0, chunk_frames)).shape[1::-1]
+    with atomic_file(out_path) as tmp, FlowWriter(tmp) as writer, ThreadPoolExecutor(workers) as pool:
+        writer.add({"frame_size": np.array(frame_size, np.int32)})
+        pending: deque[Future] = deque()
+        for k, t in enumerate(pairs):
+            pending.append(pool.submit(pair_flow, t))
+            while pending and (len(pending) > workers or k == len(pairs) - 1):
+                writer.add(pending.popleft().result())
+    log(f"the report's flow (DIS ultrafast, finest scale, {frame_size[0]}x{frame_size[1]}): {len(pairs)} frame pairs of {count} frames, "
+        f"{(time.perf_counter() - began) / max(1, len(pairs)):.2f} s a pair on {workers} thread(s)")
+
+
+def report_flows(flows_path: str, wanted: Sequence[int]) -> ChunkFlows:
+    """report_flows.npz, checked to hold a flow to the frame before for each frame of `wanted`."""
+    flows = ChunkFlows.load(flows_path)
+    if missing := [t for t in wanted if not flows.has(1, t)]:
+        aside = set_aside(flows_path)
+        raise StylepipeError(f"{flows_path}: has no flow for the frame pair ending at frame {missing[0]} (of {len(missing)} missing); "
+                             f"set aside as {aside.name}: run the same command again to redo it")
+    return flows
+
+
 def report_job(
     frames_dir: str,
     chunk_frames: int,
     stylized_dirs: Sequence[str],
     shots_path: str,
+    flows_path: str,
     layout: Sequence[Mapping[str, int]],
     out_path: str,
     unstabilized_dirs: Sequence[str] = (),
@@ -201,10 +265,11 @@ def report_job(
 ) -> dict[str, Any]:
     """metrics.json: E_warp of the output and of the content (same flows and masks), losses, timings, weights.
 
-    The warping errors use a flow of the report's own (`report_flow`) on the content frames, and are measured on at
-    most REPORT_PAIRS frame pairs (`measured_frames`); the other frames are null in the per-frame lists, as is the
-    first frame of each shot (a cut: nothing before it shows the same scene; shots.json). The encoded video is
-    measured by `delivered_report`, after the encode.
+    The warping errors use a flow of the report's own on the content frames (`report_flow`, computed by
+    `report_flows_job` into `flows_path`), and are measured on at most REPORT_PAIRS frame pairs
+    (`measured_frames`); the other frames are null in the per-frame lists, as is the first frame of each shot (a
+    cut: nothing before it shows the same scene; shots.json). The encoded video is measured by `delivered_report`,
+    after the encode.
     `threads` threads take the pairs, each reading its frames, so memory does not grow with the video.
     The folder lists are in layout order, as the workflow's chunk list gives them. Where a long shot is split into
     segments, the seams' errors are set beside the median of the other frames.
@@ -219,6 +284,7 @@ def report_job(
     count = len(outputs["output"])
     shot_starts = {shot[0] for shot in json.loads(Path(shots_path).read_text())["shots"]}
     measured = measured_frames(count, outputs["output"].seams)
+    flows = report_flows(flows_path, [t for t in measured if t not in shot_starts])
     names = ["input", *outputs]
     # (sequence, warp) pairs measured: Lai's bilinear for every sequence, and the sharp warp for the output against
     # the input, which tells flicker from the bilinear warp's own blur of a sharp stylised frame.
@@ -234,10 +300,10 @@ def report_job(
             return dict.fromkeys(measures), structure
         previous = {"input": read_frame(content_frame_path(frames_dir, t - 1, chunk_frames))}
         previous.update({name: frames.read(t - 1) for name, frames in outputs.items()})
-        bwd, mask = report_flow(current["input"], previous["input"])
+        bwd, mask = flows.backward(1, t), flows.reliable(1, t)
         return {(key, warp): warping_error(current[key], previous[key], bwd, mask, warp) for key, warp in measures}, structure
 
-    # Pairs side by side: the flow, reading the frames and warping are most of the time, and all release the GIL.
+    # Pairs side by side: reading the frames and warping them are most of the time, and both release the GIL.
     with ThreadPoolExecutor(max(1, threads)) as pool:
         results = dict(zip(measured, pool.map(pair_errors, measured)))
     errors: dict[tuple[str, str], list[float | None]] = {measure: [results[t][0][measure] if t in results else None for t in range(count)]
@@ -293,24 +359,23 @@ def report_job(
 
 
 def delivered_report(
-    video_path: str | Path, frames_dir: str, chunk_frames: int, shots_path: str, out_path: str, threads: int = 1,
+    video_path: str | Path, frames_dir: str, chunk_frames: int, flows_path: str, out_path: str, threads: int = 1,
     log: Log = stderr_log,
 ) -> dict[str, Any]:
     """delivered.json: the encoded video's warping error beside the content's, on the report's frame pairs and
-    with its flow (`report_flow`, `measured_frames`): what the viewer sees, with the codec's losses (4:2:0 colour
+    with its flow (report_flows.npz, from `report_flows_job`): what the viewer sees, with the codec's losses (4:2:0 colour
     above all) on top of the cached frames' that metrics.json measures.
 
     The video is decoded once; only the frames of pairs not yet measured are held.
     """
-    shot_starts = {shot[0] for shot in json.loads(Path(shots_path).read_text())["shots"]}
     count = content_frame_total(frames_dir)
-    measured = [t for t in measured_frames(count, []) if t not in shot_starts]
-    wanted = set(measured)
+    flows = ChunkFlows.load(flows_path)
+    wanted = set(flows.frames(1))
 
     def pair_errors(t: int, previous: np.ndarray, current: np.ndarray) -> tuple[float, float]:
         content = read_frame(content_frame_path(frames_dir, t, chunk_frames))
         content_before = read_frame(content_frame_path(frames_dir, t - 1, chunk_frames))
-        bwd, mask = report_flow(content, content_before)
+        bwd, mask = flows.backward(1, t), flows.reliable(1, t)
         return warping_error(current, previous, bwd, mask), warping_error(content, content_before, bwd, mask)
 
     results: dict[int, tuple[float, float]] = {}
