@@ -53,7 +53,7 @@ def tiny_config(inputs: dict[str, Path], **overrides) -> dict:
             "ff": {
                 "mode": "feedforward",
                 "style": str(inputs["style_rgba"]),
-                "feedforward": {"arch": "fast", "train": {"steps": 4, "image_size": 32, "batch_size": 1, "checkpoint_every": 2}},
+                "feedforward": {"arch": "finetuned", "train": {"steps": 4, "image_size": 32, "batch_size": 1, "checkpoint_every": 2}},
             },
         },
     }

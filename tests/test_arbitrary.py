@@ -179,3 +179,26 @@ def test_style_frames_keep_enough_pixels_for_the_predictor(tmp_path):
     _style_index(tmp_path, [(style_png, 1.0)], content_frames=1)
     stored = read_rgb(tmp_path / "style" / "style_0" / "000000.png")
     assert min(stored.shape[:2]) == 256
+
+
+def test_the_fine_tuned_network_starts_as_the_arbitrary_one_and_saves_and_loads_as_a_per_style_model(nets, tmp_path, device):
+    from stylepipe.arbitrary import FineTunedTransformer
+    from stylepipe.checkpoint import load_model, save_checkpoint
+
+    frames = [Scene(96, 64, 2, seed=1).render(t) for t in range(2)]
+    vector = nets.predictor(style_image_tensor(painterly_frame(200, 160, 0.4, seed=2), 256).to(device))
+    arbitrary = list(stylize_batches(nets.transformer, frames, device, 2, "fp32", vector.expand(2, -1)))
+    model = FineTunedTransformer(nets.transformer, vector)
+    assert model.style.requires_grad and model.style.data_ptr() != vector.data_ptr(), "its own copy of the vector, to train"
+    fine = list(stylize_batches(model, frames, device, 2, "fp32"))
+    assert all(np.array_equal(a, b) for a, b in zip(arbitrary, fine))
+    with torch.no_grad():
+        model.style.add_(0.5)  # as training would move it
+    path = tmp_path / "model.safetensors"
+    save_checkpoint(path, model.state_dict(), {"arch": "finetuned"})
+    loaded, header = load_model(path, device)
+    assert header["arch"] == "finetuned" and isinstance(loaded, FineTunedTransformer)
+    moved = list(stylize_batches(model, frames, device, 2, "fp32"))
+    again = list(stylize_batches(loaded, frames, device, 2, "fp32"))
+    assert all(np.array_equal(a, b) for a, b in zip(moved, again))
+    assert np.abs(moved[0].astype(int) - fine[0].astype(int)).mean() > 1

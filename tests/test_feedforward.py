@@ -38,10 +38,18 @@ class Interrupted(Exception):
 SETTINGS = TrainSettings(arch="fast", steps=6, batch_size=1, image_size=40, lr=5e-3, checkpoint_every=2)
 
 
-def _train(net, clip, folder, settings=SETTINGS, on_step=None, header=None):
+def _train(net, clip, folder, settings=SETTINGS, on_step=None, header=None, start=None):
     style = painterly_frame(40, 40, 0.5, seed=4)
     return train(net, style, clip, settings, folder / "model.safetensors", folder / "model.partial.safetensors",
-                 header or {"run": "test"}, log=lambda _: None, on_step=on_step)
+                 header or {"run": "test"}, log=lambda _: None, on_step=on_step, model=start() if start else None)
+
+
+def _fine_tuned_start() -> torch.nn.Module:
+    """A FineTunedTransformer as `arch: finetuned` starts (its weights random here: what is tested is the training)."""
+    from stylepipe.arbitrary import FineTunedTransformer
+
+    torch.manual_seed(3)
+    return FineTunedTransformer(style=torch.randn(1, 100))
 
 
 def test_a_few_training_steps_lower_the_loss(net, clip, tmp_path):
@@ -51,8 +59,9 @@ def test_a_few_training_steps_lower_the_loss(net, clip, tmp_path):
     assert np.mean(losses[-3:]) < 0.5 * np.mean(losses[:3])
 
 
-def test_interrupted_training_resumes_at_the_saved_step_and_matches_an_uninterrupted_run(net, clip, tmp_path, device):
-    whole = _train(net, clip, tmp_path / "whole")
+@pytest.mark.parametrize("start", [None, _fine_tuned_start], ids=["from scratch", "fine-tuned"])
+def test_interrupted_training_resumes_at_the_saved_step_and_matches_an_uninterrupted_run(net, clip, tmp_path, device, start):
+    whole = _train(net, clip, tmp_path / "whole", start=start)
     steps_run = []
 
     def stop_at_five(step, loss):
@@ -61,15 +70,17 @@ def test_interrupted_training_resumes_at_the_saved_step_and_matches_an_uninterru
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        _train(net, clip, tmp_path / "cut", on_step=stop_at_five)
+        _train(net, clip, tmp_path / "cut", on_step=stop_at_five, start=start)
     partial = tmp_path / "cut/model.partial.safetensors"
     assert read_checkpoint(partial)[1]["steps"] == 4
     steps_run.clear()
-    resumed = _train(net, clip, tmp_path / "cut", on_step=lambda step, loss: steps_run.append(step))
+    resumed = _train(net, clip, tmp_path / "cut", on_step=lambda step, loss: steps_run.append(step), start=start)
     assert steps_run == [5, 6]
     assert not partial.exists()
     a, _ = read_checkpoint(tmp_path / "whole/model.safetensors")
     b, _ = read_checkpoint(tmp_path / "cut/model.safetensors")
+    if start is not None:
+        assert not torch.equal(a["style"], start().style.detach()), "the style vector trains too"
     if device == "cpu":
         assert resumed["losses"] == whole["losses"]
         assert all(torch.equal(a[k], b[k]) for k in a)

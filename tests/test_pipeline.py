@@ -279,8 +279,11 @@ def test_feedforward_trains_stylizes_stabilizes_and_a_given_model_skips_training
     from stylepipe.checkpoint import read_checkpoint
 
     header = read_checkpoint(models[0])[1]
-    assert header["arch"] == "fast" and header["steps"] == 4 and len(header["losses"]) == 4
+    assert header["arch"] == "finetuned" and header["steps"] == 4 and len(header["losses"]) == 4
     assert header["weights"]["source"].startswith("random")
+    assert header["start"]["style_size"] == 256, "fine-tuned from the arbitrary network with the style's vector"
+    train_log = next((finished_run / "resources/models").glob("*.log")).read_text()
+    assert "starting from the arbitrary network" in train_log and "ETA" in train_log
     log = (finished_run / "results/ff/logs/feedforward_0000.log").read_text()
     assert "ms a frame" in log
     warp = json.loads((finished_run / "results/ff/metrics.json").read_text())["warp_error"]

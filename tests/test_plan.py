@@ -73,7 +73,7 @@ def test_a_trained_model_is_named_by_its_style_its_bytes_and_every_training_knob
     # A generated demo file has no bytes yet while the workflow is parsed: its path names it.
     assert plan.model_id(_variant("resources/demo/style.png"), ("resources/demo/style.png",), "d.mp4").startswith("style-")
     assert plan.training_videos(_variant("p.png"), "demo.mp4") == ["clip.mp4", "demo.mp4"]
-    assert TrainSettings.from_config({}, "johnson").steps == 300
+    assert TrainSettings.from_config({}, "johnson").steps == 190
 
 
 def test_damaged_cached_folders_are_set_aside_unless_the_run_only_looks(tmp_path):

@@ -117,6 +117,25 @@ class StyleTransformer(nn.Module):
         return torch.sigmoid(self.expand[2](x, style))[..., :height, :width]
 
 
+class FineTunedTransformer(nn.Module):
+    """The arbitrary network's transformer with one style's vector held in it as a parameter: a per-style network
+    that paints its style from the first step, to be fine-tuned on video (`feedforward.arch: finetuned`).
+
+    Content images (N, 3, H, W) in [0, 1] in, stylised images out, like `transformer.TransformerNet`.
+    """
+
+    arch = "finetuned"
+
+    def __init__(self, transformer: StyleTransformer | None = None, style: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.transformer = transformer if transformer is not None else StyleTransformer()
+        vector = style.detach().clone().reshape(1, STYLE_VECTOR_SIZE) if style is not None else torch.zeros(1, STYLE_VECTOR_SIZE)
+        self.style = nn.Parameter(vector)
+
+    def forward(self, content: torch.Tensor) -> torch.Tensor:
+        return self.transformer(content, self.style.expand(len(content), -1))
+
+
 class InvertedResidual(nn.Module):
     """MobileNetV2 block: 1x1 expansion, 3x3 depthwise, 1x1 linear projection; a skip when shapes allow."""
 

@@ -10,9 +10,12 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from stylepipe.arbitrary import FineTunedTransformer
 from stylepipe.errors import StylepipeError
 from stylepipe.frames import atomic_file
 from stylepipe.transformer import ARCHS, TransformerNet
+
+FINETUNED = FineTunedTransformer.arch
 
 HEADER_KEY = "stylepipe"
 
@@ -46,14 +49,15 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     return state, {}
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[TransformerNet, dict[str, Any]]:
-    """A TransformerNet with the checkpoint's weights, in eval mode, and the checkpoint's header."""
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
+    """A per-style network (a TransformerNet, or a FineTunedTransformer) with the checkpoint's weights, in eval
+    mode, and the checkpoint's header."""
     tensors, header = read_checkpoint(path)
     model_tensors = {k.removeprefix("model."): v for k, v in tensors.items() if not k.startswith("optim.")}
     arch = header.get("arch") or _guess_arch(model_tensors, path)
-    if arch not in ARCHS:
-        raise StylepipeError(f"{path}: the model's header names arch {arch!r}, which is not one of {', '.join(ARCHS)}")
-    model = TransformerNet(arch)
+    if arch not in (*ARCHS, FINETUNED):
+        raise StylepipeError(f"{path}: the model's header names arch {arch!r}, which is not one of {', '.join((FINETUNED, *ARCHS))}")
+    model = FineTunedTransformer() if arch == FINETUNED else TransformerNet(arch)
     try:
         model.load_state_dict(model_tensors)
     except RuntimeError as exc:
@@ -62,6 +66,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Tr
 
 
 def _guess_arch(tensors: dict[str, torch.Tensor], path: str | Path) -> str:
+    if "style" in tensors and any(key.startswith("transformer.") for key in tensors):
+        return FINETUNED
     width = tensors.get("encoder.0.conv.weight")
     for arch, spec in ARCHS.items():
         if width is not None and width.shape[0] == spec.widths[0]:

@@ -203,6 +203,11 @@ def training_videos(variant: Mapping[str, Any], demo_content: str) -> list[str]:
     return videos or list(dict.fromkeys([variant["content"], demo_content]))
 
 
+def training_start(variant: Mapping[str, Any]) -> list[str]:
+    """The weights a per-style network starts from: the arbitrary network's for `arch: finetuned`, none from scratch."""
+    return [ARBITRARY_WEIGHTS_FILE] if variant["feedforward"]["arch"] == "finetuned" else []
+
+
 def model_id(variant: Mapping[str, Any], generated: Sequence[str] = GENERATED, demo_content: str = DEMO_FILES["content"]) -> str:
     """Names the model a feed-forward variant trains, from its style, training videos, loss network and every training
     knob. A style file's bytes count too, except the `generated` demo files, whose bytes do not exist yet when the
@@ -210,6 +215,8 @@ def model_id(variant: Mapping[str, Any], generated: Sequence[str] = GENERATED, d
     style = parse_style_sources(variant["style"])[0].path
     settings = TrainSettings.from_config(variant["feedforward"]["train"], variant["feedforward"]["arch"])
     key = {"style": style, "videos": training_videos(variant, demo_content), "weights": variant["loss_network"]["weights"]}
+    if training_start(variant):
+        key["start"] = {"weights": training_start(variant), "style_size": variant["feedforward"]["style_size"]}
     # A missing file only matters if its variant is requested, and then the pre-flight check reports it.
     if style not in generated and Path(style).is_file():
         key["style_bytes"] = hashlib.sha256(Path(style).read_bytes()).hexdigest()

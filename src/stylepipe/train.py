@@ -6,6 +6,7 @@ content's flow and masked by the consistency check; it is used in training only,
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -100,7 +101,7 @@ class PairSampler:
                 torch.from_numpy(np.stack(masks).astype(np.float32))[:, None])
 
 
-def _state_tensors(model: TransformerNet, optimizer: torch.optim.Adam) -> dict[str, torch.Tensor]:
+def _state_tensors(model: torch.nn.Module, optimizer: torch.optim.Adam) -> dict[str, torch.Tensor]:
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     for index, param in enumerate(model.parameters()):
         state = optimizer.state.get(param)
@@ -111,7 +112,7 @@ def _state_tensors(model: TransformerNet, optimizer: torch.optim.Adam) -> dict[s
     return tensors
 
 
-def _restore(model: TransformerNet, optimizer: torch.optim.Adam, tensors: dict[str, torch.Tensor]) -> None:
+def _restore(model: torch.nn.Module, optimizer: torch.optim.Adam, tensors: dict[str, torch.Tensor]) -> None:
     model.load_state_dict({k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")})
     for index, param in enumerate(model.parameters()):
         if f"optim.{index}.exp_avg" in tensors:
@@ -132,14 +133,16 @@ def train(
     header: dict[str, Any],
     log: Callable[[str], None] = print,
     on_step: Callable[[int, float], None] | None = None,
+    model: torch.nn.Module | None = None,
 ) -> dict[str, Any]:
     """Train and save the model at `out_path`; a checkpoint at `partial_path` every `checkpoint_every` steps.
 
-    If `partial_path` holds a checkpoint of the same run (same header), training continues from its step.
+    `model` is where training starts (a pretrained network to fine-tune); by default a new TransformerNet of
+    `settings.arch`. If `partial_path` holds a checkpoint of the same run (same header), training continues from its step.
     """
     torch.manual_seed(settings.seed)
     device = net.mean.device
-    model = TransformerNet(settings.arch).to(device).train()
+    model = (model if model is not None else TransformerNet(settings.arch)).to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     arch = net.info.arch
     style = torch.from_numpy(style_image).permute(2, 0, 1)[None].float().div(255).to(device)
@@ -183,8 +186,10 @@ def train(
         if on_step is not None:
             on_step(step, losses[-1])
         if step == 1 or step % 10 == 0 or step == settings.steps:
+            per_step = (time.perf_counter() - began) / (step - start)
+            eta = datetime.timedelta(seconds=round(per_step * (settings.steps - step)))
             log(f"step {step:5d}/{settings.steps}  loss {losses[-1]:.4g} (content {c_loss.item():.4g}, style {s_loss.item():.4g}, "
-                f"temporal {t_loss.item():.4g})  {(time.perf_counter() - began) / (step - start):.2f} s/step")
+                f"temporal {t_loss.item():.4g})  {per_step:.2f} s/step, ETA {eta}")
         if step % settings.checkpoint_every == 0 and step < settings.steps:
             save_checkpoint(partial, _state_tensors(model, optimizer), {**header, "steps": step, "losses": losses})
     final = {**header, "arch": settings.arch, "steps": settings.steps, "losses": losses,

@@ -11,4 +11,6 @@ run_job(
     model_id=snakemake.wildcards.model_id,
     device=snakemake.params.device,
     threads=snakemake.threads,
+    arbitrary_path=str(snakemake.input.start[0]) if snakemake.input.start else None,
+    style_size=snakemake.params.style_size,
 )

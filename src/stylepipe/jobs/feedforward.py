@@ -14,8 +14,9 @@ import torch
 from PIL import Image
 
 from stylepipe import arbitrary_weights
+from stylepipe.arbitrary import FineTunedTransformer
 from stylepipe.checkpoint import load_model
-from stylepipe.feedforward import StylesOfBatch, StyleVectors, content_vectors, mix_strength, prepare, stylize_batches
+from stylepipe.feedforward import StylesOfBatch, StyleVectors, content_vectors, mix_strength, prepare, style_image_tensor, stylize_batches
 from stylepipe.frames import atomic_dir, checked_folder, frame_name, read_frame, read_rgb, write_rgb
 from stylepipe.jobs.common import Log, Progress, content_frames, resolve_device, stderr_log
 
@@ -158,9 +159,15 @@ def train_job(
     model_id: str,
     device: str,
     threads: int,
+    arbitrary_path: str | None = None,
+    style_size: int = 256,
     log: Log = stderr_log,
 ) -> dict[str, Any]:
-    """Train the feed-forward network on `videos` for the style image; resumes from a partial checkpoint."""
+    """Train the feed-forward network on `videos` for the style image; resumes from a partial checkpoint.
+
+    `arch: finetuned` starts from the arbitrary network's transformer (`arbitrary_path`) with the style's vector, seen
+    at `style_size` as the arbitrary network sees it; johnson and fast start from scratch.
+    """
     from stylepipe import lossnet  # torchvision: only training needs the loss network
     from stylepipe.train import TrainSettings, load_training_clips, train
 
@@ -175,7 +182,17 @@ def train_job(
     clips = load_training_clips(videos, train_settings.image_size, train_settings.max_frames_per_video)
     log(f"training {arch} on {sum(len(c) for c in clips)} frames from {len(clips)} source(s) at {train_settings.image_size} px")
     header = {"arch": arch, "style": style_path, "run": model_id, "weights": net.info.as_dict(), "train": asdict(train_settings)}
+    start = None
+    if arch == FineTunedTransformer.arch:
+        if arbitrary_path is None:
+            raise ValueError("arch finetuned starts from the arbitrary network's weights")
+        nets = arbitrary_weights.load_networks(arbitrary_path, device)
+        with torch.no_grad():
+            vector = nets.predictor(style_image_tensor(read_rgb(style_path), style_size).to(device))
+        start = FineTunedTransformer(nets.transformer, vector).requires_grad_(True)
+        header["start"] = {"network": nets.source, "style_size": style_size}
+        log(f"starting from the arbitrary network ({nets.source}) with the style's vector at {style_size} px")
     partial = Path(out_path).with_name(Path(out_path).stem + ".partial.safetensors")
-    final = train(net, np.array(style), clips, train_settings, out_path, partial, header, log=log)
+    final = train(net, np.array(style), clips, train_settings, out_path, partial, header, log=log, model=start)
     log(f"saved {out_path}: loss {final['first_loss']:.4g} at step 1, {final['last_loss']:.4g} at step {final['steps']}")
     return final
