@@ -6,7 +6,7 @@ import json
 import math
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -62,22 +62,33 @@ def flow_job(
         return arrays
 
     began = time.perf_counter()
+    runs = [targets[k : k + FLOW_RUN] for k in range(0, len(targets), FLOW_RUN)]
+    pairs = write_flows(out_path, frame_size, run_flows, runs, threads)
+    log(f"flow ({method}{'/' + preset if method == 'dis' else ''}): {pairs} pairs for frames {targets[0]}-{targets[-1]}, "
+        f"at {size[0]}x{size[1]}, {(time.perf_counter() - began) / max(1, pairs) * 1000:.1f} ms a pair (both directions and mask) "
+        f"on {max(1, threads)} thread(s)")
+
+
+def write_flows(
+    out_path: str, frame_size: tuple[int, int], compute: Callable[[Any], dict[str, np.ndarray]], items: Sequence[Any], threads: int,
+) -> int:
+    """A flow file (ChunkFlows' format) of `compute(item)`'s flows and masks for every item, `threads` items side by
+    side. Each item's arrays are written as soon as those before it are, so memory holds a few items' flows, not
+    the file's, which at 1080p would not fit. Returns the frame pairs written."""
     workers = max(1, threads)
     cv2.setNumThreads(1)  # the threads below are the parallelism; OpenCV's own would only contend with them
-    runs = [targets[k : k + FLOW_RUN] for k in range(0, len(targets), FLOW_RUN)]
     pairs = 0
     with atomic_file(out_path) as tmp, FlowWriter(tmp) as writer, ThreadPoolExecutor(workers) as pool:
         writer.add({"frame_size": np.array(frame_size, np.int32)})
         pending: deque[Future] = deque()
-        for k, run in enumerate(runs):
-            pending.append(pool.submit(run_flows, run))
-            # Write the oldest run once `workers` more are under way, and every run once the last is submitted.
-            while pending and (len(pending) > workers or k == len(runs) - 1):
+        for k, item in enumerate(items):
+            pending.append(pool.submit(compute, item))
+            # Write the oldest item once `workers` more are under way, and every item once the last is submitted.
+            while pending and (len(pending) > workers or k == len(items) - 1):
                 arrays = pending.popleft().result()
                 writer.add(arrays)
                 pairs += len(arrays) // 2
-    log(f"flow ({method}{'/' + preset if method == 'dis' else ''}): {pairs} pairs for frames {targets[0]}-{targets[-1]}, "
-        f"at {size[0]}x{size[1]}, {(time.perf_counter() - began) / max(1, pairs) * 1000:.1f} ms a pair (both directions and mask) on {workers} thread(s)")
+    return pairs
 
 
 def stabilize_chunk_job(
@@ -213,8 +224,7 @@ def report_flows_job(
     in ChunkFlows' format (offset 1, at the frames' full size).
 
     The report and the delivered video's measurement both read it: the same pairs with the same flow, computed once
-    (at 1080p a pair's flow takes about a second). `threads` threads take the pairs side by side, and each pair is
-    written as soon as the pairs before it are, so memory holds a few pairs' flows, not all of them.
+    (at 1080p a pair's flow takes about a second). `threads` threads take the pairs side by side (`write_flows`).
     """
     shot_starts = {shot[0] for shot in json.loads(Path(shots_path).read_text())["shots"]}
     count = content_frame_total(frames_dir)
@@ -226,18 +236,10 @@ def report_flows_job(
                                 read_frame(content_frame_path(frames_dir, t - 1, chunk_frames)))
         return {f"bwd_1_{t}": quantized_flow(bwd), f"reliable_1_{t}": mask}
 
-    workers = max(1, threads)
-    cv2.setNumThreads(1)  # the threads below are the parallelism
     frame_size = read_frame(content_frame_path(frames_dir, 0, chunk_frames)).shape[1::-1]
-    with atomic_file(out_path) as tmp, FlowWriter(tmp) as writer, ThreadPoolExecutor(workers) as pool:
-        writer.add({"frame_size": np.array(frame_size, np.int32)})
-        pending: deque[Future] = deque()
-        for k, t in enumerate(pairs):
-            pending.append(pool.submit(pair_flow, t))
-            while pending and (len(pending) > workers or k == len(pairs) - 1):
-                writer.add(pending.popleft().result())
+    write_flows(out_path, frame_size, pair_flow, pairs, threads)
     log(f"the report's flow (DIS ultrafast, finest scale, {frame_size[0]}x{frame_size[1]}): {len(pairs)} frame pairs of {count} frames, "
-        f"{(time.perf_counter() - began) / max(1, len(pairs)):.2f} s a pair on {workers} thread(s)")
+        f"{(time.perf_counter() - began) / max(1, len(pairs)):.2f} s a pair on {max(1, threads)} thread(s)")
 
 
 def report_flows(flows_path: str, wanted: Sequence[int]) -> ChunkFlows:
