@@ -9,9 +9,13 @@ it prints, over the test frames:
 - the style distance (VGG Gram distance to the painting, stylepipe.fidelity), lower is more of the style;
 - the edge correlation with the content (stylepipe.metrics.edge_correlation), higher keeps more of the picture;
 - the warping error before any blend along the true motion (Lai et al.), over the input's, lower flickers less;
-- the network's time a frame.
+- the network's time a frame;
+and the same three figures after the pipeline's blend (`temporal.method: blend` with the config's defaults, along
+DIS medium flow with its consistency mask and content change, as the stabilize rule does).
 
-    .venv/bin/python bench/finetuned.py [--minutes 10] [--style PAINTING] [--size 256] [--keep DIR] [--set key=value]
+    .venv/bin/python bench/finetuned.py [--minutes 10] [--style PAINTING] [--size 256] [--keep DIR] [--set key=value] [--reuse]
+
+`--reuse` measures the networks a kept folder (`--keep`) already holds instead of training them again.
 
 `--set` overrides a `feedforward.train` knob of the fine-tuning (lr, content_weight, style_weight, temporal_weight,
 ...); `johnson` trains with the knobs' defaults but `temporal_weight: 100`.
@@ -42,12 +46,14 @@ from stylepipe.arbitrary import FineTunedTransformer  # noqa: E402
 from stylepipe.demo import photographs, pipe_frames_to_h264  # noqa: E402
 from stylepipe.feedforward import prepare, style_image_tensor, stylize_batches  # noqa: E402
 from stylepipe.fidelity import FidelityMeter  # noqa: E402
-from stylepipe.flow import warping_error  # noqa: E402
+from stylepipe.checkpoint import load_model  # noqa: E402
+from stylepipe.flow import FlowEstimator, consistency_mask, warping_error  # noqa: E402
 from stylepipe.frames import read_rgb  # noqa: E402
 from stylepipe.lossnet import fetch_named_weights, load_loss_network, save_weights  # noqa: E402
 from stylepipe.metrics import edge_correlation  # noqa: E402
 from stylepipe.photo_scene import PhotoScene  # noqa: E402
 from stylepipe.settings import TrainSettings, schema_defaults  # noqa: E402
+from stylepipe.temporal import blend_share, blend_with_previous, content_change  # noqa: E402
 from stylepipe.train import load_training_clips, train  # noqa: E402
 from stylepipe.transformer import TransformerNet  # noqa: E402
 from stylepipe.video import iter_frames  # noqa: E402
@@ -66,6 +72,26 @@ def scene_clip(path: Path, background: np.ndarray, crossing: np.ndarray, size: t
 def true_errors(frames: list[np.ndarray], scene: PhotoScene, offset: int = 0) -> list[float]:
     """Lai's E_warp of each frame after the first against the one before, along the scene's exact motion."""
     return [warping_error(frames[t], frames[t - 1], *scene.backward_flow(t - offset)) for t in range(1, len(frames))]
+
+
+def blend_flows(frames: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """For each frame after the first: the backward flow the blend follows (DIS medium, as `flow.preset: auto` is in
+    feed-forward mode), its consistency mask, and the content change along it."""
+    estimator, out = FlowEstimator("dis", "medium"), []
+    for t in range(1, len(frames)):
+        backward, forward = estimator(frames[t], frames[t - 1]), estimator(frames[t - 1], frames[t])
+        out.append((backward, consistency_mask(backward, forward), content_change(frames[t], frames[t - 1], backward)))
+    return out
+
+
+def blended(out: list[np.ndarray], flows: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """The stabilize rule's blend of a network's frames, with the config's defaults."""
+    temporal = schema_defaults("temporal")
+    stable = [out[0]]
+    for t, (backward, reliable, change) in enumerate(flows, start=1):
+        share = blend_share(reliable, temporal["strength"], change, temporal["change_scale"])
+        stable.append(blend_with_previous(out[t], stable[-1], backward, share, temporal["warp"]))
+    return stable
 
 
 def run_network(model: torch.nn.Module, frames: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
@@ -88,6 +114,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="feedforward.train key=value")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     parser.add_argument("--steps", type=int, default=0, help="train this many steps instead of --minutes' worth")
+    parser.add_argument("--reuse", action="store_true", help="measure the networks the --keep folder holds, untrained again")
     args = parser.parse_args()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="stylepipe-finetune-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -143,6 +170,10 @@ def main() -> None:
 
     def train_for(arch: str, model: torch.nn.Module | None, settings: TrainSettings) -> tuple[torch.nn.Module, dict]:
         """Train until `--minutes` have passed: a first short run times a step, the real one takes as many as fit."""
+        if args.reuse and (work / f"{arch}.safetensors").exists():
+            kept, header = load_model(work / f"{arch}.safetensors")
+            print(f"{arch}: reused {work / f'{arch}.safetensors'} ({header.get('steps')} steps)")
+            return kept, {}
         probe_settings = TrainSettings(**{**settings.__dict__, "steps": 3})
         began = time.perf_counter()
         train(net, np.array(Image.fromarray(style).resize((args.size, round(args.size * style.shape[0] / style.shape[1])))), clips,
@@ -170,28 +201,34 @@ def main() -> None:
 
     meter = FidelityMeter(net)
     grams = meter.style_grams(np.array(Image.fromarray(style).resize((args.width, round(args.width * style.shape[0] / style.shape[1])))))
-    rows = {}
+    flows = {test_name: blend_flows(frames) for test_name, _, frames in tests}
+    rows: dict[str, dict[str, dict[str, float]]] = {"before the blend": {}, "after the blend": {}}
     for name, model in networks.items():
-        figures = {"style": [], "edges": [], "ewarp": [], "input_ewarp": [], "seconds": []}
+        figures: dict[str, dict[str, list[float]]] = {stage: {"style": [], "edges": [], "ewarp": [], "input_ewarp": [], "seconds": []}
+                                                      for stage in rows}
         for test_name, scene, frames in tests:
             out, seconds = run_network(model, frames)
-            figures["seconds"].append(seconds)
-            figures["style"] += [meter.measure(o, c, grams)[0] for o, c in zip(out[::4], frames[::4])]
-            figures["edges"] += [edge_correlation(c, o) for o, c in zip(out, frames)]
-            figures["ewarp"] += true_errors(out, scene)
-            figures["input_ewarp"] += true_errors(frames, scene)
-            Image.fromarray(np.concatenate([frames[12], out[12]], axis=1)).save(work / f"sheet_{test_name}_{name.split()[0]}.png")
-        rows[name] = {key: float(np.mean(values)) for key, values in figures.items()}
-    base = rows["arbitrary"]
-    print(f"\n{'network':24s} {'style dist':>10s} {'x arb':>6s} {'edges':>6s} {'x arb':>6s} {'E_warp/input':>12s} {'x arb':>6s} {'ms/frame':>8s}")
-    for name, row in rows.items():
-        ratio = row["ewarp"] / row["input_ewarp"]
-        print(f"{name:24s} {row['style']:10.4f} {row['style'] / base['style']:6.2f} {row['edges']:6.3f} {row['edges'] / base['edges']:6.2f} "
-              f"{ratio:12.1f} {row['ewarp'] / base['ewarp']:6.2f} {row['seconds'] * 1000:8.1f}")
+            stable = blended(out, flows[test_name])
+            for stage, shown in (("before the blend", out), ("after the blend", stable)):
+                figures[stage]["seconds"].append(seconds)
+                figures[stage]["style"] += [meter.measure(o, c, grams)[0] for o, c in zip(shown[::4], frames[::4])]
+                figures[stage]["edges"] += [edge_correlation(c, o) for o, c in zip(shown, frames)]
+                figures[stage]["ewarp"] += true_errors(shown, scene)
+                figures[stage]["input_ewarp"] += true_errors(frames, scene)
+            Image.fromarray(np.concatenate([frames[12], out[12], stable[12]], axis=1)).save(work / f"sheet_{test_name}_{name.split()[0]}.png")
+        for stage in rows:
+            rows[stage][name] = {key: float(np.mean(values)) for key, values in figures[stage].items()}
+    for stage, table in rows.items():
+        base = table["arbitrary"]
+        print(f"\n{stage}:\n{'network':24s} {'style dist':>10s} {'x arb':>6s} {'edges':>6s} {'x arb':>6s} {'E_warp/input':>12s} {'x arb':>6s} {'ms/frame':>8s}")
+        for name, row in table.items():
+            ratio = row["ewarp"] / row["input_ewarp"]
+            print(f"{name:24s} {row['style']:10.4f} {row['style'] / base['style']:6.2f} {row['edges']:6.3f} {row['edges'] / base['edges']:6.2f} "
+                  f"{ratio:12.1f} {row['ewarp'] / base['ewarp']:6.2f} {row['seconds'] * 1000:8.1f}")
     (work / "figures.json").write_text(json.dumps({"rows": rows, "train": ft_result.get("train"), "settings": block}, indent=1, default=str))
     print(f"floor (the arbitrary network's painting of each photograph, moved exactly with the scene): E_warp "
           f"{np.mean(floors):.1f}x the input's")
-    print(f"contact sheets (content | output, frame 12) in {work}")
+    print(f"contact sheets (content | output | blended, frame 12) in {work}")
 
 
 def _copy(model: torch.nn.Module | None) -> torch.nn.Module | None:

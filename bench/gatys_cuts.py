@@ -67,7 +67,7 @@ def main() -> None:
               + ", ".join(f"{value:.3f}" for value in per_shot))
 
     def frame(folder: str, number: int) -> np.ndarray:
-        return read_rgb(next((work / "results" / folder).glob(f"chunk_*/{number:06d}.png")))
+        return read_rgb(next((work / "results" / folder).glob(f"chunk_*/{number:06d}.*")))
 
     rows = [(f"frame {n}", [frame("out/frames/content", n), *(frame(f"{name}/stylized", n) for name in RUNS)]) for n in SHEET_FRAMES]
     sheet = work / "contact_sheet.png"

@@ -77,7 +77,7 @@ def run_workflow(work: Path, targets: list[str], *options: str) -> None:
 def write_sheet(work: Path, frames: int, out: Path) -> None:
     """Content, temporal and independent output side by side at frames 0, the middle and the last."""
     def frame(folder: str, number: int) -> np.ndarray:
-        return read_rgb(next((work / "results" / folder).glob(f"chunk_*/{number:06d}.png")))
+        return read_rgb(next((work / "results" / folder).glob(f"chunk_*/{number:06d}.*")))
 
     rows = [(f"frame {n}", [frame(f, n) for f in ("out/frames/content", "out/stylized", "independent/stylized")])
             for n in (0, frames // 2, frames - 1)]

@@ -101,11 +101,11 @@ def main() -> None:
         print(f"{o:7d}  {frames.start:3d}-{frames.stop - 1:<3d}       {seams['max']:.5f}            {seams['median_elsewhere']:.5f}"
               f"           {seams['ratio_max_to_median']:5.2f}                {same:.5f}")
     sheet_rows = []
-    size = read_rgb(next((work / "results/out/frames/content").glob("chunk_*/*.png"))).shape[1::-1]
+    size = read_rgb(next((work / "results/out/frames/content").glob("chunk_*/*.jpg"))).shape[1::-1]
     widest = names[max(overlaps)]
     video = decoded(work / "results" / f"{widest}.mp4", size)
     for t in (split[1] - max(overlaps) - 1, split[1] - max(overlaps) // 2, split[1]):
-        holders = sorted((work / "results" / widest / "stylized").glob(f"chunk_*/{t:06d}.png"))
+        holders = sorted((work / "results" / widest / "stylized").glob(f"chunk_*/{t:06d}.*"))
         earlier, later = read_rgb(holders[0]), read_rgb(holders[-1])
         sheet_rows.append((f"frame {t}", [earlier, later, video[t]]))
     sheet = work / "seam_sheet.png"

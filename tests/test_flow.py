@@ -214,3 +214,30 @@ def test_repeated_spline_warps_never_strengthen_a_frequency_as_lanczos_does():
     # ... while keeping most of the detail up to 0.19 cycles/px, where bilinear has lost most of it
     assert spline[:3].min() > 0.85
     assert bilinear[1:3].max() < 0.4
+
+
+def test_a_flat_area_takes_the_frames_dominant_motion_and_what_moves_otherwise_keeps_its_own():
+    from stylepipe.flow import snap_flat_to_dominant_motion
+
+    height, width = 90, 160
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    # The camera's motion: a slight zoom and pan, the same homography everywhere in the background.
+    camera = np.stack([0.01 * (xx - 80) + 0.7, 0.01 * (yy - 45) - 0.3], axis=-1)
+    flow = camera.copy()
+    noise = np.random.default_rng(1).normal(0, 0.3, (height, width, 2)).astype(np.float32)
+    flat = np.zeros((height, width), np.float32)
+    flat[:, 80:] = 1.0  # the right half is a flat sky: its flow is the grain's guess
+    flow[:, 80:] += noise[:, 80:]
+    mover = (slice(30, 50), slice(110, 130))  # a flat object in that sky moving 3 px otherwise
+    flow[mover] += np.float32([3.0, 0.0])
+    snapped = snap_flat_to_dominant_motion(flow, flat)
+    sky = np.ones((height, width), bool)
+    sky[:, :80] = False
+    sky[mover] = False
+    before = np.hypot(*(flow - camera)[sky].T).mean()
+    after = np.hypot(*(snapped - camera)[sky].T).mean()
+    assert after < 0.05 * before, (before, after)
+    np.testing.assert_array_equal(snapped[mover], flow[mover])  # 3 px from the camera's motion: its own
+    np.testing.assert_array_equal(snapped[:, :80], flow[:, :80])  # textured: DIS measured it
+    # Nothing textured to fit a dominant motion to: the flow is left as it is.
+    np.testing.assert_array_equal(snap_flat_to_dominant_motion(flow, np.ones_like(flat)), flow)
