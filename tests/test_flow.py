@@ -241,3 +241,26 @@ def test_a_flat_area_takes_the_frames_dominant_motion_and_what_moves_otherwise_k
     np.testing.assert_array_equal(snapped[:, :80], flow[:, :80])  # textured: DIS measured it
     # Nothing textured to fit a dominant motion to: the flow is left as it is.
     np.testing.assert_array_equal(snap_flat_to_dominant_motion(flow, np.ones_like(flat)), flow)
+
+
+def test_a_slowly_moving_object_keeps_its_motion_where_it_is_smooth():
+    from stylepipe.flow import snap_flat_to_dominant_motion
+
+    height, width = 90, 160
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    camera = np.stack([0.01 * (xx - 80) + 0.7, 0.01 * (yy - 45) - 0.3], axis=-1)
+    flat = np.zeros((height, width), np.float32)
+    flat[:, 80:] = 1.0
+    # An object in the flat half moving 0.8 px a frame against the camera (within DOMINANT_AGREEMENT of it): smooth
+    # inside, with a textured outline whose flow DIS measured well, no further from any inside pixel than
+    # NEIGHBOUR_WINDOW reaches.
+    inside = (xx - 120) ** 2 + (yy - 45) ** 2 < 5**2
+    outline = ((xx - 120) ** 2 + (yy - 45) ** 2 < 9**2) & ~inside
+    object_motion = camera + np.float32([0.8, 0.0])
+    flow = np.where((inside | outline)[..., None], object_motion, camera)
+    flat[outline] = 0.0
+    snapped = snap_flat_to_dominant_motion(flow, flat)
+    assert np.abs(snapped[inside] - object_motion[inside]).max() < 0.05
+    # The same smooth area with nothing textured around moving otherwise is the camera's (the sky beside it).
+    sky = (xx > 85) & (xx < 95)
+    np.testing.assert_allclose(snapped[sky], camera[sky], atol=1e-3)
