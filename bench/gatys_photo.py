@@ -61,17 +61,17 @@ def true_warping_error(frames: list[np.ndarray], scene: PhotoScene, interpolatio
                           for t in range(1, len(frames))]))
 
 
-def painted_scene(work: Path, config: dict, photo: np.ndarray, object_photo: np.ndarray, scene_args: dict) -> list[np.ndarray]:
-    """The scene rendered from a painted photograph and a painted object: each is stylised once (coarse to fine, as a
-    shot's first frame, with the run's Gatys settings and style targets) at the size the camera shows it at frame 0,
-    so the strokes have the output's scale."""
+def painted_scene(work: Path, config: dict, scene: PhotoScene, scene_args: dict) -> list[np.ndarray]:
+    """`scene` rendered from its photograph and object painted: each is stylised once (coarse to fine, as a shot's
+    first frame, with the run's Gatys settings and style targets) at the size the camera shows it at frame 0, so the
+    strokes have the output's scale."""
     torch.set_num_threads(2)
     net = lossnet.load_loss_network(str(next((work / "resources" / "lossnet").glob("*.safetensors"))))
     index = json.loads((work / "results" / "out" / "style_index.json").read_text())
     settings = GatysSettings.from_config({**config.get("gatys", {}), "seed": 0})
     targets = StyleTargets(net, work / "results" / "out" / "frames" / "style", index, lossnet.STYLE_LAYERS[net.info.arch], 0,
                            "cpu", settings.style_scale)
-    scene = PhotoScene(photo, object_photo, **scene_args)
+    photo, object_photo = scene.photo, scene.object_photo
 
     def painted(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         small = np.asarray(Image.fromarray(np.ascontiguousarray(image[..., :3])).resize(size, Image.LANCZOS))
@@ -123,7 +123,7 @@ def main() -> None:
     # What the video is made of: the blended frames when `temporal.method` is blend.
     outputs = {name: frames_of(work, f"{name}/stable" if (work / "results" / name / "stable").is_dir() else f"{name}/stylized",
                                args.frames) for name in metrics}
-    floor = painted_scene(work, config, photos[args.photo], photos[args.object], scene_args)
+    floor = painted_scene(work, config, scene, scene_args)
     truth_in = {warp: true_warping_error(content, scene, warp) for warp in ("bilinear", "lanczos")}
 
     def true_ratios(frames: list[np.ndarray]) -> str:

@@ -171,7 +171,7 @@ def snap_flat_to_dominant_motion(flow: np.ndarray, flat: np.ndarray) -> np.ndarr
     # Where no textured pixel is near (open sky), nothing says the area moves otherwise.
     neighbours_apart = np.where(count >= 1, np.hypot(*votes) / np.maximum(count, 1), 0.0)
     share = flat * np.clip(2 - apart / DOMINANT_AGREEMENT, 0, 1) * np.clip(2 - neighbours_apart / NEIGHBOUR_AGREEMENT, 0, 1)
-    return flow + share[..., None] * (dominant - flow)
+    return flow - share[..., None] * deviation
 
 
 def sample_grid(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

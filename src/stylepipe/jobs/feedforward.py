@@ -166,7 +166,7 @@ def train_job(
     """Train the feed-forward network on `videos` for the style image; resumes from a partial checkpoint.
 
     `arch: finetuned` starts from the arbitrary network's transformer (`arbitrary_path`) with the style's vector, seen
-    at `style_size` as the arbitrary network sees it; johnson and fast start from scratch.
+    at `style_size` as the arbitrary network sees it; johnson starts from scratch.
     """
     from stylepipe import lossnet  # torchvision: only training needs the loss network
     from stylepipe.train import TrainSettings, load_training_clips, train
