@@ -11,7 +11,9 @@ Renders the clip twice with the same settings: the defaults, and frames stylised
 - the floor: the same scene rendered from a painted photograph and a painted object (each stylised once, at the
   scale the camera shows it, with the run's settings), so a stroke texture that follows the true motion exactly and
   is resampled by the camera as the content is: what a perfectly steady stylisation scores;
-- metrics.json's own warping error (the pipeline's flow), and the mean VGG style distance.
+- metrics.json's own warping error (the pipeline's flow), and the mean VGG style distance;
+- the trail: how much the painting stays changed where the object has passed (`trail`), for the temporal and the
+  independent frames and the floor.
 Writes a contact sheet (frames 0, middle, last: content, temporal, independent, floor) and a 3x crop round the object's
 trailing edge at the middle frame.
 
@@ -28,6 +30,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 import yaml
 from PIL import Image
@@ -59,6 +62,39 @@ def frames_of(work: Path, folder: str, count: int) -> list[np.ndarray]:
 def true_warping_error(frames: list[np.ndarray], scene: PhotoScene, interpolation: str = "bilinear") -> float:
     return float(np.mean([warping_error(frames[t], frames[t - 1], *scene.backward_flow(t), interpolation)
                           for t in range(1, len(frames))]))
+
+
+def trail(frames: list[np.ndarray], scene: PhotoScene) -> float:
+    """How much the picture stays changed where the object has passed: the background at frame t against the same
+    scene points at frame 0 (carried by the true camera motion), the mean absolute grey difference blurred (sigma
+    3 px, so that it counts glow and patches rather than where each stroke lies), over the points the object covered
+    in between, less the same over points it never came near; frames in the second half of the clip. 0 when the
+    painting comes back as it was after the object has gone; grey levels."""
+    height, width = frames[0].shape[:2]
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    first = cv2.invertAffineTransform(scene.camera(0))
+    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32) for f in frames]
+    gaps = []
+    for t in range(len(frames) // 2, len(frames)):
+        now = scene.camera(t)
+        px, py = now[0, 0] * xx + now[0, 1] * yy + now[0, 2], now[1, 0] * xx + now[1, 1] * yy + now[1, 2]
+
+        def near_object(k: int, margin: float) -> np.ndarray:
+            to_k = cv2.invertAffineTransform(scene.camera(k))
+            kx, ky = to_k[0, 0] * px + to_k[0, 1] * py + to_k[0, 2], to_k[1, 0] * px + to_k[1, 1] * py + to_k[1, 2]
+            cx, cy = scene.object_centre(k)
+            return np.hypot(kx - cx, ky - cy) < scene.radius + margin
+
+        x0, y0 = first[0, 0] * px + first[0, 1] * py + first[0, 2], first[1, 0] * px + first[1, 1] * py + first[1, 2]
+        inside = (x0 >= 0) & (x0 <= width - 1) & (y0 >= 0) & (y0 <= height - 1)
+        clear = inside & ~near_object(t, 8) & ~near_object(0, 8)
+        passed = np.any([near_object(k, 0) for k in range(1, t)], axis=0)
+        untouched = ~np.any([near_object(k, 8) for k in range(0, t + 1)], axis=0)
+        before = cv2.remap(grey[0], x0.astype(np.float32), y0.astype(np.float32), cv2.INTER_LINEAR)
+        departure = np.abs(cv2.GaussianBlur(grey[t] - before, (0, 0), 3))
+        if (clear & passed).sum() > 50:
+            gaps.append(departure[clear & passed].mean() - departure[clear & untouched].mean())
+    return float(np.mean(gaps))
 
 
 def painted_scene(work: Path, config: dict, scene: PhotoScene, scene_args: dict) -> list[np.ndarray]:
@@ -138,6 +174,9 @@ def main() -> None:
               f"{m['warp_error']['ratio_output_to_input']:.2f}x; style distance {m['fidelity']['style_distance_mean']:.4f}")
     print(f"floor (a painted photograph and object, moved exactly): {true_ratios(floor)}; "
           f"structure {np.mean([edge_correlation(c, o) for c, o in zip(content, floor)]):.3f}")
+    print("trail (grey levels the picture stays changed where the object has passed, against where it never was; "
+          f"0 = it comes back as it was): temporal {trail(outputs['out'], scene):.1f}, "
+          f"independent {trail(outputs['independent'], scene):.1f}, floor {trail(floor, scene):.1f}")
     ratio = thirds(structure["out"])[1] / thirds(structure["independent"])[1]
     print(f"structure over the last third, temporal / independent: {ratio:.3f}")
     print("structure per frame, temporal:   ", " ".join(f"{v:.2f}" for v in structure["out"]))
