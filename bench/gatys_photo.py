@@ -71,25 +71,20 @@ def trail(frames: list[np.ndarray], scene: PhotoScene) -> float:
     in between, less the same over points it never came near; frames in the second half of the clip. 0 when the
     painting comes back as it was after the object has gone; grey levels."""
     height, width = frames[0].shape[:2]
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
-    first = cv2.invertAffineTransform(scene.camera(0))
     grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32) for f in frames]
     gaps = []
     for t in range(len(frames) // 2, len(frames)):
-        now = scene.camera(t)
-        px, py = now[0, 0] * xx + now[0, 1] * yy + now[0, 2], now[1, 0] * xx + now[1, 1] * yy + now[1, 2]
-
-        def near_object(k: int, margin: float) -> np.ndarray:
-            to_k = cv2.invertAffineTransform(scene.camera(k))
-            kx, ky = to_k[0, 0] * px + to_k[0, 1] * py + to_k[0, 2], to_k[1, 0] * px + to_k[1, 1] * py + to_k[1, 2]
+        # How far each background point of frame t was from the object's rim in every frame up to t.
+        from_rim = []
+        for k in range(t + 1):
+            kx, ky = scene.background_at(t, k)
             cx, cy = scene.object_centre(k)
-            return np.hypot(kx - cx, ky - cy) < scene.radius + margin
-
-        x0, y0 = first[0, 0] * px + first[0, 1] * py + first[0, 2], first[1, 0] * px + first[1, 1] * py + first[1, 2]
+            from_rim.append(np.hypot(kx - cx, ky - cy) - scene.radius)
+        x0, y0 = scene.background_at(t, 0)
         inside = (x0 >= 0) & (x0 <= width - 1) & (y0 >= 0) & (y0 <= height - 1)
-        clear = inside & ~near_object(t, 8) & ~near_object(0, 8)
-        passed = np.any([near_object(k, 0) for k in range(1, t)], axis=0)
-        untouched = ~np.any([near_object(k, 8) for k in range(0, t + 1)], axis=0)
+        clear = inside & (from_rim[t] >= 8) & (from_rim[0] >= 8)
+        passed = np.any([d < 0 for d in from_rim[1:t]], axis=0)
+        untouched = np.all([d >= 8 for d in from_rim], axis=0)
         before = cv2.remap(grey[0], x0.astype(np.float32), y0.astype(np.float32), cv2.INTER_LINEAR)
         departure = np.abs(cv2.GaussianBlur(grey[t] - before, (0, 0), 3))
         if (clear & passed).sum() > 50:

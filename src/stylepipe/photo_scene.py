@@ -106,17 +106,21 @@ class PhotoScene:
         cx, cy = self.object_centre(t)
         return np.hypot(x - cx, y - cy) <= self.radius + margin
 
+    def background_at(self, t: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Where the photograph's point under each pixel of frame t lies in frame k (output pixel x and y, HxW each),
+        wherever the object is."""
+        yy, xx = np.mgrid[0 : self.height, 0 : self.width].astype(np.float64)
+        now, then = self.camera(t), cv2.invertAffineTransform(self.camera(k))
+        px = now[0, 0] * xx + now[0, 1] * yy + now[0, 2]
+        py = now[1, 0] * xx + now[1, 1] * yy + now[1, 2]
+        return then[0, 0] * px + then[0, 1] * py + then[0, 2], then[1, 0] * px + then[1, 1] * py + then[1, 2]
+
     def backward_flow(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """The true flow from frame t to frame t-1 (pixel x of frame t shows what x + flow[x] showed), and where it
         holds: not where frame t-1 did not show the same scene point (it was under the disc, or off screen), nor on
         the disc's anti-aliased rim."""
         yy, xx = np.mgrid[0 : self.height, 0 : self.width].astype(np.float64)
-        now, before = self.camera(t), self.camera(t - 1)
-        px = now[0, 0] * xx + now[0, 1] * yy + now[0, 2]
-        py = now[1, 0] * xx + now[1, 1] * yy + now[1, 2]
-        inverse = cv2.invertAffineTransform(before)
-        bx = inverse[0, 0] * px + inverse[0, 1] * py + inverse[0, 2]
-        by = inverse[1, 0] * px + inverse[1, 1] * py + inverse[1, 2]
+        bx, by = self.background_at(t, t - 1)
         on_object = self._in_object(t, xx, yy)
         (cx, cy), (pcx, pcy) = self.object_centre(t), self.object_centre(t - 1)
         bx = np.where(on_object, xx + pcx - cx, bx)
