@@ -222,3 +222,27 @@ def test_blend_holds_a_still_scene_hard_and_lets_a_change_through_at_once():
     assert np.abs(following[10][right].astype(float) - fresh[10][right]).mean() < 4
     frozen = _stabilize(fresh, content, 0.95, 0.0)
     assert np.abs(frozen[10][right].astype(float) - fresh[10][right]).mean() > 40
+
+
+def test_as_420_predicts_the_colour_a_4_2_0_video_delivers(tmp_path):
+    """Training takes its style and content losses on `as_420` of the output: it must be what the encode shows."""
+    import subprocess
+
+    from stylepipe.color import as_420
+    from stylepipe.video import ffmpeg_exe, iter_frames
+
+    height, width = 48, 64
+    smooth = np.zeros((height, width, 3), np.float32)
+    smooth[..., 0], smooth[..., 1], smooth[..., 2] = np.linspace(40, 200, width)[None], 120, np.linspace(200, 60, height)[:, None]
+    # A one-pixel colour checkerboard: what 4:2:0 removes and what a network fitted to a loss network paints.
+    checker = (np.indices((height, width)).sum(0) % 2 * 2 - 1)[..., None] * np.array([60, -30, -60])
+    frame = np.clip(smooth + checker, 0, 255).astype(np.uint8)
+    video = tmp_path / "lossless420.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-i", "-",
+                    "-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv420p", str(video)], input=frame.tobytes() * 2, check=True)
+    delivered = next(iter(iter_frames(video))).astype(np.float32)
+    predicted = as_420(torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255)[0].permute(1, 2, 0).numpy() * 255
+    assert np.abs(frame - delivered).mean() > 30
+    assert np.abs(predicted - delivered).mean() < 3
+    flat = torch.full((1, 3, 9, 9), 0.4) * torch.tensor([1.0, 1.5, 0.5])[None, :, None, None]
+    assert torch.allclose(as_420(flat), flat, atol=1e-5)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stylepipe import plan
+from stylepipe import plan, settings
 from stylepipe.errors import StylepipeError
 from stylepipe.frames import atomic_dir, write_rgb
 from stylepipe.settings import TrainSettings, schema_defaults
@@ -62,12 +62,16 @@ def _variant(style: str, **train) -> dict:
             "feedforward": {"arch": "johnson", "train": {"videos": [], **train}}}
 
 
-def test_a_trained_model_is_named_by_its_style_its_bytes_and_every_training_knob(tmp_path):
+def test_a_trained_model_is_named_by_its_style_its_bytes_and_every_training_knob(tmp_path, monkeypatch):
     painting = tmp_path / "painting.png"
     painting.write_bytes(b"first")
     first = plan.model_id(_variant(str(painting)), (), "resources/demo/content.mp4")
     assert first.startswith("painting-") and first == plan.model_id(_variant(str(painting)), (), "resources/demo/content.mp4")
     assert plan.model_id(_variant(str(painting), steps=301), (), "resources/demo/content.mp4") != first
+    # A model an older version of the training made is not taken for this version's.
+    monkeypatch.setattr(settings, "TRAINING_RECIPE", settings.TRAINING_RECIPE - 1)
+    assert plan.model_id(_variant(str(painting)), (), "resources/demo/content.mp4") != first
+    monkeypatch.undo()
     painting.write_bytes(b"other")
     assert plan.model_id(_variant(str(painting)), (), "resources/demo/content.mp4") != first
     # A generated demo file has no bytes yet while the workflow is parsed: its path names it.

@@ -149,7 +149,13 @@ class TrainSettings:
         return cls(arch=arch, **{k: v for k, v in block.items() if k in fields and k != "arch"})
 
 
+# Raised when the training itself changes (its losses), so that a model cached by an older version is not taken for
+# this version's. 2: the losses see the output as 4:2:0 delivers it.
+TRAINING_RECIPE = 2
+
+
 def model_name(style_path: str | Path, settings: TrainSettings, inputs: dict[str, Any]) -> str:
-    """Names a trained model: `<style stem>-<hash>`, the hash over every training knob and `inputs`."""
-    digest = hashlib.sha256(json.dumps({"train": asdict(settings), **inputs}, sort_keys=True).encode())
+    """Names a trained model: `<style stem>-<hash>`, the hash over every training knob, the training recipe and
+    `inputs`."""
+    digest = hashlib.sha256(json.dumps({"train": asdict(settings), "recipe": TRAINING_RECIPE, **inputs}, sort_keys=True).encode())
     return f"{Path(style_path).stem}-{digest.hexdigest()[:12]}"
