@@ -19,12 +19,12 @@ def keep_content_colors(stylized: torch.Tensor, content: torch.Tensor) -> torch.
 
 # BT.601, as ffmpeg converts RGB for yuv420p H.264.
 _RGB_TO_YCBCR = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+_YCBCR_TO_RGB = torch.linalg.inv(_RGB_TO_YCBCR)
 
 
 def as_420(image: torch.Tensor) -> torch.Tensor:
     """The image as a 4:2:0 video shows it: luma at full resolution, chroma averaged over 2x2 pixels and spread back
     bilinearly. Differentiable, so a loss can be taken on what the viewer will see."""
-    to_ycbcr = _RGB_TO_YCBCR.to(image)
-    ycbcr = torch.einsum("ij,bjhw->bihw", to_ycbcr, image)
+    ycbcr = torch.einsum("ij,bjhw->bihw", _RGB_TO_YCBCR.to(image), image)
     chroma = F.interpolate(F.avg_pool2d(ycbcr[:, 1:], 2, ceil_mode=True), size=image.shape[-2:], mode="bilinear", align_corners=False)
-    return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(to_ycbcr), torch.cat([ycbcr[:, :1], chroma], 1))
+    return torch.einsum("ij,bjhw->bihw", _YCBCR_TO_RGB.to(image), torch.cat([ycbcr[:, :1], chroma], 1))
