@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -183,11 +184,36 @@ def test_without_pidfds_warm_start_is_off_and_says_why(monkeypatch):
     assert said and "needs Linux" in said[0]
 
 
-def test_a_server_that_cannot_listen_leaves_no_folder(tmp_path):
-    folder = tmp_path / "stylepipe-warm-x"
-    folder.mkdir()
-    address = folder / ("s" * 120)  # longer than a Unix socket's path may be: bind fails
-    result = subprocess.run([sys.executable, "-m", "stylepipe.jobs.warm", str(address), str(os.getpid())],
-                            capture_output=True, text=True, timeout=30, env=_env(None))
-    assert "warm start off" in result.stderr and "Traceback" not in result.stderr
-    assert not folder.exists()
+def test_the_socket_listens_before_the_server_has_started(monkeypatch, tmp_path):
+    """A job that Snakemake starts at once must find the server, not import torch beside it."""
+    process, address = _start_server(monkeypatch, ("torch", "warm_jobs"))
+    try:
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.connect(address)  # before the server's Python has even started importing torch
+        probe.close()
+        out = tmp_path / "where.json"
+        launcher = _launch(address, tmp_path, str(tmp_path / "job.log"), "warm_jobs", "where_am_i", str(out), note="first")
+        _, stderr = launcher.communicate(timeout=120)
+        assert launcher.returncode == 0, stderr
+        assert json.loads(out.read_text())["ppid"] == process.pid
+    finally:
+        warm.stop_server(process)
+        process.wait(timeout=60)
+    assert not Path(address).exists() and not Path(address).parent.exists()
+
+
+def test_a_server_that_cannot_listen_says_so_and_leaves_no_folder(tmp_path, monkeypatch):
+    class Unbindable(socket.socket):
+        def bind(self, address: object) -> None:
+            raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(warm.tempfile, "tempdir", None)
+    monkeypatch.setattr(warm.socket, "socket", Unbindable)
+    monkeypatch.delenv(warm.SOCKET_ENV, raising=False)
+    said: list[str] = []
+    assert warm.start_server(os.getpid(), preload=(), log=said.append) is None
+    assert len(said) == 1 and "warm start off: cannot listen" in said[0] and "Permission denied" in said[0]
+    assert list(tmp_path.iterdir()) == [] and warm.SOCKET_ENV not in os.environ
+
+

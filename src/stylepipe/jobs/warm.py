@@ -55,8 +55,8 @@ def start_server(parent_pid: int, preload: tuple[str, ...] = PRELOAD, log: Any =
     """Start a server for the jobs of the Snakemake process `parent_pid`, and point its future jobs at it; None (and
     one line to `log`) where it cannot run, and the jobs start on their own.
 
-    It listens at once, so a job that comes while torch is still being imported waits for it rather than importing
-    torch a second time beside it. It leaves when its parent has gone and its last job has finished.
+    Its socket listens before this returns, so a job that comes while the server is still starting or importing
+    torch waits for it rather than importing torch a second time beside it. It leaves when its parent has gone and its last job has finished.
     """
     why_not = supported()
     if why_not:
@@ -69,9 +69,30 @@ def start_server(parent_pid: int, preload: tuple[str, ...] = PRELOAD, log: Any =
         log(f"stylepipe: warm start off: the socket path under TMPDIR ({folder}) is longer than Unix sockets allow; "
             "every job imports torch itself (set TMPDIR to a shorter folder to keep it)")
         return None
-    command = [sys.executable, "-m", "stylepipe.jobs.warm", address, str(parent_pid), *preload]
-    # Its own session: a Ctrl-C at the terminal reaches the launchers, which pass it on, and not the server.
-    server = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
+    # Listening here, before the server has even started Python, means that the first job cannot find the address
+    # missing and quietly import torch by itself: it waits in the queue until the server accepts it.
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(address)
+        listener.listen(64)
+    except OSError as err:
+        listener.close()
+        Path(address).unlink(missing_ok=True)
+        os.rmdir(folder)
+        log(f"stylepipe: warm start off: cannot listen at {address} ({err.strerror or err}); every job imports torch itself")
+        return None
+    command = [sys.executable, "-m", "stylepipe.jobs.warm", address, str(listener.fileno()), str(parent_pid), *preload]
+    # The server starts with SIGTERM blocked (a mask survives fork and exec), so that a stop_server that comes before
+    # it has set its handler waits for that handler instead of killing it with its socket folder left behind.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        # Its own session: a Ctrl-C at the terminal reaches the launchers, which pass it on, and not the server.
+        server = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True,
+                                  pass_fds=(listener.fileno(),))
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        # From here the server holds the only copy: when it goes, queued and later jobs are refused and run alone.
+        listener.close()
     os.environ[SOCKET_ENV] = address
     return server
 
@@ -166,22 +187,16 @@ def _leave(status: int) -> NoReturn:
     os._exit(status if status >= 0 else 1)
 
 
-def serve(address: str, parent_pid: int, preload: tuple[str, ...]) -> None:
-    """Accept jobs until the parent has gone or asks it to stop, then wait for the running ones."""
+def serve(address: str, listener_fd: int, parent_pid: int, preload: tuple[str, ...]) -> None:
+    """Accept jobs on the socket start_server bound until the parent has gone or asks it to stop, then wait for the
+    running ones."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # a stop asked for while starting arrives now
+    listener = socket.socket(fileno=listener_fd)
     children: dict[int, tuple[int, socket.socket]] = {}  # pidfd: (pid, the launcher's connection)
     try:
-        try:
-            listener.bind(address)
-            listener.listen(64)
-        except OSError as err:
-            # The launchers find no server and run their jobs themselves.
-            print(f"stylepipe: warm start off: cannot listen at {address} ({err.strerror or err}); jobs start on their own",
-                  file=sys.stderr, flush=True)
-            return
         for name in preload:
             importlib.import_module(name)
         if _cuda_initialized():
@@ -318,4 +333,4 @@ def _stop_when_launcher_leaves(connection: socket.socket) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], int(sys.argv[2]), tuple(sys.argv[3:]))
+    serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), tuple(sys.argv[4:]))
