@@ -56,7 +56,8 @@ def start_server(parent_pid: int, preload: tuple[str, ...] = PRELOAD, log: Any =
     one line to `log`) where it cannot run, and the jobs start on their own.
 
     Its socket listens before this returns, so a job that comes while the server is still starting or importing
-    torch waits for it rather than importing torch a second time beside it. It leaves when its parent has gone and its last job has finished.
+    torch waits for it rather than importing torch a second time beside it. It leaves when its parent has gone and its
+    last job has finished.
     """
     why_not = supported()
     if why_not:
