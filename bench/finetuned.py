@@ -197,13 +197,15 @@ def main() -> None:
         per_step = (time.perf_counter() - began) / 3
         steps = args.steps or max(1, int(args.minutes * 60 / per_step))
         final_settings = TrainSettings(**{**settings.__dict__, "steps": steps})
-        print(f"{arch}: {per_step:.2f} s a step, {steps} steps in {args.minutes:g} min")
+        planned = f"{steps} steps (--steps)" if args.steps else f"{steps} steps in {args.minutes:g} min"
+        print(f"{arch}: {per_step:.2f} s a step in a 3-step probe, {planned}")
         trained = _copy(model) if model is not None else TransformerNet(arch)
         began = time.perf_counter()
         result = train(net, np.array(Image.fromarray(style).resize((args.size, round(args.size * style.shape[0] / style.shape[1])))),
                        clips, final_settings, work / f"{arch}.safetensors", work / f"{arch}.partial.safetensors", {"run": arch},
                        log=lambda line: print("  " + line) if "step" in line and ("/" in line) else None, model=trained)
         result["seconds"] = time.perf_counter() - began
+        print(f"{arch}: trained {steps} steps in {result['seconds'] / 60:.1f} min")
         return trained.eval(), result
 
     finetune_settings = TrainSettings.from_config(block, "finetuned")
