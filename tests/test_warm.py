@@ -215,5 +215,3 @@ def test_a_server_that_cannot_listen_says_so_and_leaves_no_folder(tmp_path, monk
     assert warm.start_server(os.getpid(), preload=(), log=said.append) is None
     assert len(said) == 1 and "warm start off: cannot listen" in said[0] and "Permission denied" in said[0]
     assert list(tmp_path.iterdir()) == [] and warm.SOCKET_ENV not in os.environ
-
-
