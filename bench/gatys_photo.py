@@ -76,8 +76,8 @@ def trail(frames: list[np.ndarray], scene: PhotoScene) -> float:
     for t in range(len(frames) // 2, len(frames)):
         # How far each background point of frame t was from the object's rim in every frame up to t.
         positions = [scene.background_at(t, k) for k in range(t + 1)]
-        from_rim = [np.hypot(kx - scene.object_centre(k)[0], ky - scene.object_centre(k)[1]) - scene.radius
-                    for k, (kx, ky) in enumerate(positions)]
+        centres = [scene.object_centre(k) for k in range(t + 1)]
+        from_rim = [np.hypot(kx - cx, ky - cy) - scene.radius for (kx, ky), (cx, cy) in zip(positions, centres)]
         x0, y0 = positions[0]
         inside = (x0 >= 0) & (x0 <= width - 1) & (y0 >= 0) & (y0 <= height - 1)
         clear = inside & (from_rim[t] >= 8) & (from_rim[0] >= 8)
