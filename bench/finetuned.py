@@ -58,7 +58,7 @@ from stylepipe.metrics import edge_correlation  # noqa: E402
 from stylepipe.photo_scene import PhotoScene  # noqa: E402
 from stylepipe.settings import TrainSettings, schema_defaults  # noqa: E402
 from stylepipe.temporal import blend_share, blend_with_previous, content_change  # noqa: E402
-from stylepipe.train import load_training_clips, train  # noqa: E402
+from stylepipe.train import load_training_clips, painting_at_training_scale, train  # noqa: E402
 from stylepipe.transformer import TransformerNet  # noqa: E402
 from stylepipe.video import encode_video, iter_frames, probe  # noqa: E402
 
@@ -182,6 +182,9 @@ def main() -> None:
         key, value = assignment.split("=", 1)
         block[key] = yaml.safe_load(value)
     clips = load_training_clips(train_clips, args.size, 48)
+    # The painting as the train rule sees it. This bench used to take --size as its width, which paints Starry Night
+    # at 0.625x the scale the train rule trains at.
+    painting = painting_at_training_scale(style, args.size)
 
     def train_for(arch: str, model: torch.nn.Module | None, settings: TrainSettings) -> tuple[torch.nn.Module, dict]:
         """Train until `--minutes` have passed: a first short run times a step, the real one takes as many as fit."""
@@ -191,7 +194,7 @@ def main() -> None:
             return kept, {}
         probe_settings = TrainSettings(**{**settings.__dict__, "steps": 3})
         began = time.perf_counter()
-        train(net, np.array(Image.fromarray(style).resize((args.size, round(args.size * style.shape[0] / style.shape[1])))), clips,
+        train(net, painting, clips,
               probe_settings, work / f"probe_{arch}.safetensors", work / f"probe_{arch}.partial.safetensors", {"run": "probe"},
               log=lambda line: None, model=_copy(model))
         per_step = (time.perf_counter() - began) / 3
@@ -201,7 +204,7 @@ def main() -> None:
         print(f"{arch}: {per_step:.2f} s a step in a 3-step probe, {planned}")
         trained = _copy(model) if model is not None else TransformerNet(arch)
         began = time.perf_counter()
-        result = train(net, np.array(Image.fromarray(style).resize((args.size, round(args.size * style.shape[0] / style.shape[1])))),
+        result = train(net, painting,
                        clips, final_settings, work / f"{arch}.safetensors", work / f"{arch}.partial.safetensors", {"run": arch},
                        log=lambda line: print("  " + line) if "step" in line and ("/" in line) else None, model=trained)
         result["seconds"] = time.perf_counter() - began

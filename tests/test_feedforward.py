@@ -15,7 +15,7 @@ from stylepipe.errors import StylepipeError
 from stylepipe.feedforward import prepare, stylize_batches
 from stylepipe.flow import warp_backward, warp_backward_torch, warping_error
 from stylepipe.temporal import blend_share, blend_with_previous, content_change
-from stylepipe.train import TrainSettings, train
+from stylepipe.train import TrainSettings, painting_at_training_scale, train
 from stylepipe.transformer import TransformerNet
 
 
@@ -246,3 +246,12 @@ def test_as_420_predicts_the_colour_a_4_2_0_video_delivers(tmp_path):
     assert np.abs(predicted - delivered).mean() < 3
     flat = torch.full((1, 3, 9, 9), 0.4) * torch.tensor([1.0, 1.5, 0.5])[None, :, None, None]
     assert torch.allclose(as_420(flat), flat, atol=1e-5)
+
+
+@pytest.mark.parametrize("size, expected", [((1024, 640), (410, 256)), ((1200, 1528), (256, 326)), ((100, 100), (256, 256))])
+def test_the_painting_is_trained_at_its_shorter_side_scaled_to_the_crops(size, expected):
+    # The starting vector of a fine-tuned network sees the painting's centre square at style_size (256), so training
+    # against the painting at any other scale asks for strokes of another size than those it starts with.
+    width, height = size
+    painting = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    assert painting_at_training_scale(painting, 256).shape == (expected[1], expected[0], 3)

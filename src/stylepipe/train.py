@@ -34,6 +34,15 @@ def _square_crop(frames: np.ndarray, size: int) -> np.ndarray:
     return frames[:, top : top + size, left : left + size]
 
 
+def painting_at_training_scale(style: np.ndarray, image_size: int) -> np.ndarray:
+    """The style image (HxWx3 uint8) with its shorter side at `image_size`: the scale whose strokes the network learns
+    to paint. At the defaults it is the scale at which the arbitrary network computes the starting vector of a
+    fine-tuned one (its centre square at `style_size`, 256)."""
+    image = Image.fromarray(style)
+    scale = image_size / min(image.size)
+    return np.array(image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS))
+
+
 def load_training_clips(sources: Sequence[str], image_size: int, max_frames: int) -> list[np.ndarray]:
     """Each video or frame folder as (N, S, S, 3) uint8: shorter side scaled to S, centre-cropped square."""
     clips = []

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 
 from stylepipe import arbitrary_weights
 from stylepipe.arbitrary import FineTunedTransformer
@@ -169,16 +168,14 @@ def train_job(
     at `style_size` as the arbitrary network sees it; johnson starts from scratch.
     """
     from stylepipe import lossnet  # torchvision: only training needs the loss network
-    from stylepipe.train import TrainSettings, load_training_clips, train
+    from stylepipe.train import TrainSettings, load_training_clips, painting_at_training_scale, train
 
     torch.set_num_threads(max(1, threads))
     device = resolve_device(device)
     train_settings = TrainSettings.from_config(settings, arch)
     net = lossnet.load_loss_network(weights_path, device=device)
     log(f"loss network: {net.info.arch} from {net.info.source}; device {device}")
-    style = Image.fromarray(read_rgb(style_path))
-    scale = train_settings.image_size / min(style.size)
-    style = style.resize((round(style.width * scale), round(style.height * scale)), Image.Resampling.LANCZOS)
+    style = painting_at_training_scale(read_rgb(style_path), train_settings.image_size)
     clips = load_training_clips(videos, train_settings.image_size, train_settings.max_frames_per_video)
     log(f"training {arch} on {sum(len(c) for c in clips)} frames from {len(clips)} source(s) at {train_settings.image_size} px")
     header = {"arch": arch, "style": style_path, "run": model_id, "weights": net.info.as_dict(), "train": asdict(train_settings)}
@@ -193,6 +190,6 @@ def train_job(
         header["start"] = {"network": nets.source, "style_size": style_size}
         log(f"starting from the arbitrary network ({nets.source}) with the style's vector at {style_size} px")
     partial = Path(out_path).with_name(Path(out_path).stem + ".partial.safetensors")
-    final = train(net, np.array(style), clips, train_settings, out_path, partial, header, log=log, model=start)
+    final = train(net, style, clips, train_settings, out_path, partial, header, log=log, model=start)
     log(f"saved {out_path}: loss {final['first_loss']:.4g} at step 1, {final['last_loss']:.4g} at step {final['steps']}")
     return final
