@@ -30,16 +30,25 @@ class ContentLoss(nn.Module):
 
 
 class StyleLoss(nn.Module):
-    """Mean squared error between the Gram matrix of activations and a target Gram matrix."""
+    """Mean squared error between the Gram matrix of activations and a target Gram matrix; `relative`, over the
+    target's mean square.
 
-    def __init__(self, target_gram: torch.Tensor) -> None:
+    Absolute, the loss is neural-style's, and with VGG-16 relu1_2 makes nearly all of it: on Starry Night its target's
+    mean square is 7e5 against 0.004 at relu4_3, so the deep layers, which hold a painting's larger structure, barely
+    count, and a darker painting weighs less. Relative, every layer counts alike whatever the painting's brightness,
+    as in the style distance that `fidelity` reports.
+    """
+
+    def __init__(self, target_gram: torch.Tensor, relative: bool = False) -> None:
         super().__init__()
-        self.register_buffer("target", target_gram.detach())
+        target = target_gram.detach()
+        self.register_buffer("target", target)
+        self.register_buffer("scale", target.pow(2).mean().clamp_min(torch.finfo(target.dtype).tiny) if relative else torch.ones((), dtype=target.dtype))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         gram = gram_matrix(features)
         # One style target serves every image of a batch.
-        return F.mse_loss(gram, self.target.expand_as(gram))
+        return F.mse_loss(gram, self.target.expand_as(gram)) / self.scale
 
 
 class TVLoss(nn.Module):

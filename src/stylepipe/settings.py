@@ -150,8 +150,8 @@ class TrainSettings:
 
 
 # Raised when the training itself changes (its losses), so that a model cached by an older version is not taken for
-# this version's. 2: the losses see the output as 4:2:0 delivers it.
-TRAINING_RECIPE = 2
+# this version's. 2: the losses see the output as 4:2:0 delivers it. 3: the style loss is relative per layer.
+TRAINING_RECIPE = 3
 
 
 def model_name(style_path: str | Path, settings: TrainSettings, inputs: dict[str, Any]) -> str:

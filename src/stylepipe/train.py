@@ -158,7 +158,9 @@ def train(
     style = torch.from_numpy(style_image).permute(2, 0, 1)[None].float().div(255).to(device)
     with torch.no_grad():
         features = net(style)
-    style_losses = {layer: StyleLoss(gram_matrix(features[layer])) for layer in STYLE_LAYERS[arch]}
+    # Relative: with neural-style's absolute loss the deep layers, which carry the painting's larger strokes, barely
+    # counted, and the network painted fine texture that the encode removes (docs/feedforward.md).
+    style_losses = {layer: StyleLoss(gram_matrix(features[layer]), relative=True) for layer in STYLE_LAYERS[arch]}
     tv = TVLoss()
     start, losses = 0, []
     partial = Path(partial_path)
