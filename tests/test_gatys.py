@@ -56,7 +56,6 @@ def test_losses_keep_targets_as_buffers():
     assert temporal(image).item() == pytest.approx(1.0)
 
 
-
 def test_the_relative_style_loss_weighs_a_faint_layer_and_a_dark_painting_alike():
     # Two layers whose activations differ 1000x in size, each 10% off its target: absolute, the faint layer's error is
     # 1e-12 of the loud one's; relative, they are equal, and scaling the painting's activations changes nothing.
@@ -71,6 +70,7 @@ def test_the_relative_style_loss_weighs_a_faint_layer_and_a_dark_painting_alike(
     assert errors[1e-3][1] == pytest.approx(errors[1.0][1], rel=1e-3)
     assert errors[1.0][1] == pytest.approx(((1.1**2 - 1) ** 2), rel=1e-3)
     assert "scale" in dict(StyleLoss(gram_matrix(target), relative=True).named_buffers())
+
 
 def test_uint8_round_trip():
     frame = Scene(16, 12, 1).render(0)

@@ -33,17 +33,18 @@ class StyleLoss(nn.Module):
     """Mean squared error between the Gram matrix of activations and a target Gram matrix; `relative`, over the
     target's mean square.
 
-    Absolute, the loss is neural-style's, and with VGG-16 relu1_2 makes nearly all of it: on Starry Night its target's
-    mean square is 7e5 against 0.004 at relu4_3, so the deep layers, which hold a painting's larger structure, barely
-    count, and a darker painting weighs less. Relative, every layer counts alike whatever the painting's brightness,
-    as in the style distance that `fidelity` reports.
+    Absolute, the loss is neural-style's, and with VGG-16 relu1_2 makes nearly all of it: on Starry Night the target's
+    mean square is 7e5 at relu1_2 against 0.004 at relu4_3, so the deep layers, which hold a painting's larger
+    structure, barely count, and a darker painting weighs less. Relative, every layer counts alike whatever the
+    painting's brightness, as in the style distance that `fidelity` reports.
     """
 
     def __init__(self, target_gram: torch.Tensor, relative: bool = False) -> None:
         super().__init__()
         target = target_gram.detach()
         self.register_buffer("target", target)
-        self.register_buffer("scale", target.pow(2).mean().clamp_min(torch.finfo(target.dtype).tiny) if relative else torch.ones((), dtype=target.dtype))
+        scale = target.pow(2).mean().clamp_min(torch.finfo(target.dtype).tiny) if relative else torch.ones((), dtype=target.dtype)
+        self.register_buffer("scale", scale)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         gram = gram_matrix(features)

@@ -159,7 +159,7 @@ def train(
     with torch.no_grad():
         features = net(style)
     # Relative: with neural-style's absolute loss the deep layers, which carry the painting's larger strokes, barely
-    # counted, and the network painted fine texture that the encode removes (docs/feedforward.md).
+    # counted, and a dark painting's training was nearly all temporal loss (docs/feedforward.md).
     style_losses = {layer: StyleLoss(gram_matrix(features[layer]), relative=True) for layer in STYLE_LAYERS[arch]}
     tv = TVLoss()
     start, losses = 0, []
