@@ -24,6 +24,7 @@ from stylepipe.frames import list_frames, read_rgb
 from stylepipe.lossnet import CONTENT_LAYERS, STYLE_LAYERS, VGGFeatures
 from stylepipe.losses import ContentLoss, StyleLoss, TVLoss, gram_matrix, masked_mse
 from stylepipe.settings import TrainSettings
+from stylepipe.style import resize_rgb, style_frame_size
 from stylepipe.transformer import TransformerNet
 from stylepipe.video import probe, read_frames
 
@@ -37,10 +38,10 @@ def _square_crop(frames: np.ndarray, size: int) -> np.ndarray:
 def painting_at_training_scale(style: np.ndarray, image_size: int) -> np.ndarray:
     """The style image (HxWx3 uint8) with its shorter side at `image_size`: the scale whose strokes the network learns
     to paint. At the defaults it is the scale at which the arbitrary network computes the starting vector of a
-    fine-tuned one (its centre square at `style_size`, 256)."""
-    image = Image.fromarray(style)
-    scale = image_size / min(image.size)
-    return np.array(image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS))
+    fine-tuned one (its centre square at `style_size`, 256), sized as the style frames that network reads are."""
+    height, width = style.shape[:2]
+    # A copy: `train` hands it to torch, which warns about the read-only array PIL gives.
+    return np.array(resize_rgb(style, style_frame_size(width, height, width, short_side=image_size)))
 
 
 def load_training_clips(sources: Sequence[str], image_size: int, max_frames: int) -> list[np.ndarray]:
