@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from conftest import write_malicious_pth
 from stylepipe import lossnet
@@ -15,7 +16,7 @@ from stylepipe.errors import StylepipeError
 from stylepipe.feedforward import prepare, stylize_batches
 from stylepipe.flow import warp_backward, warp_backward_torch, warping_error
 from stylepipe.temporal import blend_share, blend_with_previous, content_change
-from stylepipe.train import TrainSettings, painting_at_training_scale, train
+from stylepipe.train import ANCHOR_POOL, TrainSettings, learning_rate, painting_at_training_scale, train
 from stylepipe.transformer import TransformerNet
 
 
@@ -255,3 +256,30 @@ def test_the_painting_is_trained_at_its_shorter_side_scaled_to_the_crops(size, e
     width, height = size
     painting = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
     assert painting_at_training_scale(painting, 256).shape == (expected[1], expected[0], 3)
+
+
+def test_the_anchor_holds_a_fine_tuned_network_to_its_starting_colours(net, clip, tmp_path):
+    # Fine-tuned on the very frames it then renders, a network with no anchor overfitted the style loss on them and
+    # lost the picture's colours (docs/feedforward.md). Measured here as the anchor measures it: 4x4 averages.
+    frames = torch.from_numpy(clip[0]).permute(0, 3, 1, 2).float().div(255)
+    with torch.no_grad():
+        start = F.avg_pool2d(_fine_tuned_start()(frames), ANCHOR_POOL)
+    drift = {}
+    # The random loss network's style loss is huge, hence an anchor weight far above the config's.
+    for anchor_weight in (0.0, 1e6):
+        settings = TrainSettings(arch="johnson", steps=16, batch_size=1, image_size=40, lr=1e-3, temporal_weight=0.0,
+                                 anchor_weight=anchor_weight)
+        model = _fine_tuned_start()
+        _train(net, clip, tmp_path / str(anchor_weight), settings, start=lambda: model)
+        with torch.no_grad():
+            drift[anchor_weight] = (F.avg_pool2d(model.eval()(frames), ANCHOR_POOL) - start).abs().mean().item() * 255
+    assert drift[0.0] > 20, drift
+    assert drift[1e6] < 0.25 * drift[0.0], drift
+
+
+def test_adams_rate_warms_up_over_the_first_tenth_of_the_steps():
+    settings = TrainSettings(steps=190, lr=1e-3)
+    rates = [learning_rate(settings, step) for step in range(1, 191)]
+    assert rates[0] == pytest.approx(1e-3 / 19)
+    assert rates[9] == pytest.approx(1e-3 * 10 / 19)
+    assert rates[18:] == [1e-3] * 172

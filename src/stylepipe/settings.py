@@ -139,6 +139,7 @@ class TrainSettings:
     style_weight: float = _TRAIN["style_weight"]
     tv_weight: float = _TRAIN["tv_weight"]
     temporal_weight: float = _TRAIN["temporal_weight"]
+    anchor_weight: float = _TRAIN["anchor_weight"]
     checkpoint_every: int = _TRAIN["checkpoint_every"]
     max_frames_per_video: int = _TRAIN["max_frames_per_video"]
     seed: int = _TRAIN["seed"]
@@ -150,8 +151,9 @@ class TrainSettings:
 
 
 # Raised when the training itself changes (its losses), so that a model cached by an older version is not taken for
-# this version's. 2: the losses see the output as 4:2:0 delivers it. 3: the style loss is relative per layer.
-TRAINING_RECIPE = 3
+# this version's. 2: the losses see the output as 4:2:0 delivers it. 3: the style loss is relative per layer. 4: Adam's
+# rate warms up over the first tenth of the steps.
+TRAINING_RECIPE = 4
 
 
 def model_name(style_path: str | Path, settings: TrainSettings, inputs: dict[str, Any]) -> str:

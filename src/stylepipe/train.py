@@ -6,6 +6,7 @@ content's flow and masked by the consistency check; it is used in training only,
 
 from __future__ import annotations
 
+import copy
 import datetime
 import time
 from collections.abc import Callable, Sequence
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from stylepipe.checkpoint import read_checkpoint, save_checkpoint
@@ -89,16 +91,18 @@ class PairSampler:
             self._cache[key] = (bwd, consistency_mask(bwd, fwd))
         return self._cache[key]
 
-    def sample(self, batch: int, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(previous frames, frames, backward flows, masks) as float tensors.
+    def sample(self, batch: int, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, list[tuple[int, int]]]:
+        """(previous frames, frames, backward flows, masks) as float tensors, and each frame's (clip, index): the
+        previous frames' first, then the frames'.
 
         The pairs depend only on the seed and the step, so a resumed training sees the same batches.
         """
         rng = np.random.default_rng([self.seed, step])
-        previous, current, flows, masks = [], [], [], []
+        previous, current, flows, masks, keys = [], [], [], [], []
         for _ in range(batch):
             clip = int(rng.integers(len(self.clips)))
             t = int(rng.integers(1, len(self.clips[clip])))
+            keys.append((clip, t))
             flow, mask = self._flow(clip, t)
             previous.append(self.clips[clip][t - 1])
             current.append(self.clips[clip][t])
@@ -109,7 +113,41 @@ class PairSampler:
             return torch.from_numpy(np.stack(stack)).permute(0, 3, 1, 2).float().div(255).contiguous()
 
         return (images(previous), images(current), torch.from_numpy(np.stack(flows)),
-                torch.from_numpy(np.stack(masks).astype(np.float32))[:, None])
+                torch.from_numpy(np.stack(masks).astype(np.float32))[:, None],
+                [(clip, t - 1) for clip, t in keys] + keys)
+
+
+# The starting network's output is compared after this average: its colours and layout are kept, and its strokes,
+# which are what flickers, are free to change.
+ANCHOR_POOL = 4
+
+
+class StartingPointTargets:
+    """The starting network's output for each training frame, averaged over ANCHOR_POOL x ANCHOR_POOL pixels in
+    0-255 levels; each frame is computed once, by a frozen copy of the network as it was before any step."""
+
+    def __init__(self, start: torch.nn.Module, clips: list[np.ndarray]) -> None:
+        self.start = copy.deepcopy(start).eval().requires_grad_(False)
+        self.clips = clips
+        self._cache: dict[tuple[int, int], torch.Tensor] = {}
+
+    def __call__(self, keys: Sequence[tuple[int, int]], device: torch.device | str) -> torch.Tensor:
+        self.start.to(device)
+        for key in keys:
+            if key not in self._cache:
+                clip, t = key
+                frame = torch.from_numpy(self.clips[clip][t]).permute(2, 0, 1)[None].float().div(255).to(device)
+                with torch.no_grad():
+                    self._cache[key] = F.avg_pool2d(self.start(frame) * 255, ANCHOR_POOL)[0]
+        return torch.stack([self._cache[key] for key in keys])
+
+
+def learning_rate(settings: TrainSettings, step: int) -> float:
+    """Adam's rate at `step` (from 1): raised linearly over the first tenth of the steps. Adam's first steps move every
+    weight by about the full rate whatever its gradient's size: at the full rate from step 1, fine-tuning on real
+    footage raised the loss 4.3x at step 2 (docs/feedforward.md)."""
+    warmup = max(1, round(settings.steps / 10))
+    return settings.lr * min(1.0, step / warmup)
 
 
 def _state_tensors(model: torch.nn.Module, optimizer: torch.optim.Adam) -> dict[str, torch.Tensor]:
@@ -153,6 +191,10 @@ def train(
     """
     torch.manual_seed(settings.seed)
     device = net.mean.device
+    # Taken before a checkpoint is restored: the anchor is the network as training started, on every resume too.
+    # Fine-tuned on the clip it then renders with no anchor, the network overfitted the style loss on those very
+    # frames: embossed relief over grey, the flag and the suit's orange gone (docs/feedforward.md).
+    anchor = StartingPointTargets(model, clips) if model is not None and settings.anchor_weight > 0 else None
     model = (model if model is not None else TransformerNet(settings.arch)).to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     arch = net.info.arch
@@ -176,7 +218,8 @@ def train(
     sampler = PairSampler(clips, settings.seed)
     began = time.perf_counter()
     for step in range(start + 1, settings.steps + 1):
-        previous, current, flow, mask = (t.to(device) for t in sampler.sample(settings.batch_size, step))
+        *tensors, keys = sampler.sample(settings.batch_size, step)
+        previous, current, flow, mask = (t.to(device) for t in tensors)
         content = torch.cat([previous, current])
         output = model(content)
         with torch.no_grad():
@@ -196,6 +239,11 @@ def train(
         t_loss = masked_mse(out_curr * 255, warped, mask)
         total = (settings.content_weight * c_loss + settings.style_weight * s_loss + settings.tv_weight * tv_loss
                  + settings.temporal_weight * t_loss)
+        if anchor is not None:
+            a_loss = F.mse_loss(F.avg_pool2d(pixels, ANCHOR_POOL), anchor(keys, device))
+            total = total + settings.anchor_weight * a_loss
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(settings, step)
         optimizer.zero_grad()
         total.backward()
         optimizer.step()
@@ -206,7 +254,7 @@ def train(
             per_step = (time.perf_counter() - began) / (step - start)
             eta = datetime.timedelta(seconds=round(per_step * (settings.steps - step)))
             log(f"step {step:5d}/{settings.steps}  loss {losses[-1]:.4g} (content {c_loss.item():.4g}, style {s_loss.item():.4g}, "
-                f"temporal {t_loss.item():.4g})  {per_step:.2f} s/step, ETA {eta}")
+                f"temporal {t_loss.item():.4g}{f', anchor {a_loss.item():.4g}' if anchor is not None else ''})  {per_step:.2f} s/step, ETA {eta}")
         if step % settings.checkpoint_every == 0 and step < settings.steps:
             save_checkpoint(partial, _state_tensors(model, optimizer), {**header, "steps": step, "losses": losses})
     final = {**header, "arch": settings.arch, "steps": settings.steps, "losses": losses,
