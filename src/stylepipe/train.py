@@ -23,6 +23,7 @@ from stylepipe.color import as_420
 from stylepipe.errors import StylepipeError
 from stylepipe.flow import FlowEstimator, consistency_mask, warp_backward_torch
 from stylepipe.frames import list_frames, read_rgb
+from stylepipe.gatys import to_tensor
 from stylepipe.lossnet import CONTENT_LAYERS, STYLE_LAYERS, VGGFeatures
 from stylepipe.losses import ContentLoss, StyleLoss, TVLoss, gram_matrix, masked_mse
 from stylepipe.settings import TrainSettings
@@ -126,19 +127,19 @@ class StartingPointTargets:
     """The starting network's output for each training frame, averaged over ANCHOR_POOL x ANCHOR_POOL pixels in
     0-255 levels; each frame is computed once, by a frozen copy of the network as it was before any step."""
 
-    def __init__(self, start: torch.nn.Module, clips: list[np.ndarray]) -> None:
-        self.start = copy.deepcopy(start).eval().requires_grad_(False)
+    def __init__(self, start: torch.nn.Module, clips: list[np.ndarray], device: torch.device | str) -> None:
+        self.start = copy.deepcopy(start).eval().requires_grad_(False).to(device)
         self.clips = clips
+        self.device = device
         self._cache: dict[tuple[int, int], torch.Tensor] = {}
 
-    def __call__(self, keys: Sequence[tuple[int, int]], device: torch.device | str) -> torch.Tensor:
-        self.start.to(device)
+    def __call__(self, keys: Sequence[tuple[int, int]]) -> torch.Tensor:
         for key in keys:
             if key not in self._cache:
                 clip, t = key
-                frame = torch.from_numpy(self.clips[clip][t]).permute(2, 0, 1)[None].float().div(255).to(device)
                 with torch.no_grad():
-                    self._cache[key] = F.avg_pool2d(self.start(frame) * 255, ANCHOR_POOL)[0]
+                    output = self.start(to_tensor(self.clips[clip][t], self.device))
+                self._cache[key] = F.avg_pool2d(output * 255, ANCHOR_POOL)[0]
         return torch.stack([self._cache[key] for key in keys])
 
 
@@ -194,11 +195,11 @@ def train(
     # Taken before a checkpoint is restored: the anchor is the network as training started, on every resume too.
     # Fine-tuned on the clip it then renders with no anchor, the network overfitted the style loss on those very
     # frames: embossed relief over grey, the flag and the suit's orange gone (docs/feedforward.md).
-    anchor = StartingPointTargets(model, clips) if model is not None and settings.anchor_weight > 0 else None
+    anchor = StartingPointTargets(model, clips, device) if model is not None and settings.anchor_weight > 0 else None
     model = (model if model is not None else TransformerNet(settings.arch)).to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     arch = net.info.arch
-    style = torch.from_numpy(style_image).permute(2, 0, 1)[None].float().div(255).to(device)
+    style = to_tensor(style_image, device)
     with torch.no_grad():
         features = net(style)
     # Relative: with neural-style's absolute loss the deep layers, which carry the painting's larger strokes, barely
@@ -240,7 +241,7 @@ def train(
         total = (settings.content_weight * c_loss + settings.style_weight * s_loss + settings.tv_weight * tv_loss
                  + settings.temporal_weight * t_loss)
         if anchor is not None:
-            a_loss = F.mse_loss(F.avg_pool2d(pixels, ANCHOR_POOL), anchor(keys, device))
+            a_loss = F.mse_loss(F.avg_pool2d(pixels, ANCHOR_POOL), anchor(keys))
             total = total + settings.anchor_weight * a_loss
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(settings, step)
