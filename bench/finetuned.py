@@ -159,7 +159,7 @@ def main() -> None:
         scene_clip(path, photos[name], photos[crossing], (args.size * 16 // 9 // 2 * 2, args.size), 48)
         train_clips.append(str(path))
     tests, floors = [], []
-    arbitrary = FineTunedTransformer(nets.transformer, vector).eval()
+    arbitrary = FineTunedTransformer(nets.transformer, vector, upsampling=("nearest", "nearest")).eval()
     for k, name in enumerate(test_names):
         crossing = test_names[(k + 1) % len(test_names)]
         scene, frames = scene_clip(work / f"test_{name}.mp4", photos[name], photos[crossing], (args.width, height), 24)
@@ -213,7 +213,7 @@ def main() -> None:
 
     finetune_settings = TrainSettings.from_config(block, "finetuned")
     finetuned, ft_result = train_for("finetuned", FineTunedTransformer(nets.transformer, vector), finetune_settings)
-    networks = {"arbitrary": FineTunedTransformer(nets.transformer, vector).eval(), "finetuned": finetuned}
+    networks = {"arbitrary": FineTunedTransformer(nets.transformer, vector, upsampling=("nearest", "nearest")).eval(), "finetuned": finetuned}
     if not args.skip_johnson:
         # From scratch with the temporal weight docs/feedforward.md gives it (the --set knobs are the fine-tuning's).
         johnson, _ = train_for("johnson", None, TrainSettings.from_config({**defaults, "temporal_weight": 100.0}, "johnson"))

@@ -14,6 +14,8 @@ Module attributes named `tf_name` are the TensorFlow scopes the ONNX weights car
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -60,11 +62,12 @@ class StyleConv(nn.Module):
         self.conv.tf_name = tf_name
         self.norm = ConditionalInstanceNorm(f"{tf_name}/StyleNorm", cout)
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, style: torch.Tensor, upsampling: str = "nearest") -> torch.Tensor:
         if self.upsample:
-            # Upsampling by 2 then reflecting 1 pixel equals replicating 1 pixel at the low resolution, upsampling,
-            # and trimming 1: the same numbers, about 4x faster on the CPU than padding the large tensor.
-            x = F.interpolate(F.pad(x, (1, 1, 1, 1), mode="replicate"), scale_factor=2.0, mode="nearest")
+            # Upsampling by 2 then reflecting 1 pixel equals (nearest) or nearly equals (bilinear: the border pixel)
+            # replicating 1 pixel at the low resolution, upsampling, and trimming 1: about 4x faster on the CPU than
+            # padding the large tensor.
+            x = F.interpolate(F.pad(x, (1, 1, 1, 1), mode="replicate"), scale_factor=2.0, mode=upsampling)
             x = x[..., 1:-1, 1:-1].contiguous(memory_format=torch.channels_last)
         else:
             x = reflect_pad(x, self.conv.kernel_size[0])
@@ -104,7 +107,9 @@ class StyleTransformer(nn.Module):
             ]
         )
 
-    def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def forward(self, content: torch.Tensor, style: torch.Tensor, upsampling: tuple[str, str] = ("nearest", "nearest")) -> torch.Tensor:
+        """`upsampling` is the interpolation of each of the two upsampling layers, "nearest" (as the network was
+        trained) or "bilinear"."""
         height, width = content.shape[-2:]
         pad_h, pad_w = -height % 4, -width % 4
         x = F.pad(content, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else content
@@ -112,9 +117,18 @@ class StyleTransformer(nn.Module):
             x = F.relu(conv(reflect_pad(x, conv.kernel_size[0])))
         for block in self.residual:
             x = block(x, style)
-        x = F.relu(self.expand[0](x, style))
-        x = F.relu(self.expand[1](x, style))
+        x = F.relu(self.expand[0](x, style, upsampling[0]))
+        x = F.relu(self.expand[1](x, style, upsampling[1]))
         return torch.sigmoid(self.expand[2](x, style))[..., :height, :width]
+
+
+UPSAMPLING_MODES = ("nearest", "bilinear")
+# The fine-tuned network's last upsampling is bilinear. Nearest upsampling lays the strokes on a 4-pixel grid: the
+# network's output for a frame moved by 1-3 px differed from its output moved by as much 300-400 times more than for
+# 4 px, so a camera's sub-pixel motion redraws the strokes rather than moving them. Bilinear in both layers halves the
+# warping error but paints too smoothly for the style; in the last one only it keeps most of the style
+# (docs/feedforward.md).
+SMOOTH_UPSAMPLING = ("nearest", "bilinear")
 
 
 class FineTunedTransformer(nn.Module):
@@ -126,14 +140,22 @@ class FineTunedTransformer(nn.Module):
 
     arch = "finetuned"
 
-    def __init__(self, transformer: StyleTransformer | None = None, style: torch.Tensor | None = None) -> None:
+    def __init__(self, transformer: StyleTransformer | None = None, style: torch.Tensor | None = None,
+                 upsampling: tuple[str, str] = SMOOTH_UPSAMPLING) -> None:
         super().__init__()
+        if any(mode not in UPSAMPLING_MODES for mode in upsampling) or len(upsampling) != 2:
+            raise ValueError(f"upsampling must be two of {', '.join(UPSAMPLING_MODES)}, not {upsampling!r}")
+        self.upsampling = tuple(upsampling)
         self.transformer = transformer if transformer is not None else StyleTransformer()
         vector = style.detach().clone().reshape(1, STYLE_VECTOR_SIZE) if style is not None else torch.zeros(1, STYLE_VECTOR_SIZE)
         self.style = nn.Parameter(vector)
 
     def forward(self, content: torch.Tensor) -> torch.Tensor:
-        return self.transformer(content, self.style.expand(len(content), -1))
+        return self.transformer(content, self.style.expand(len(content), -1), self.upsampling)
+
+    def checkpoint_header(self) -> dict[str, Any]:
+        """What a model file must record besides the weights to be loaded as this network (`checkpoint.load_model`)."""
+        return {"arch": self.arch, "upsampling": list(self.upsampling)}
 
 
 class InvertedResidual(nn.Module):

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from stylepipe.arbitrary import FineTunedTransformer
 from stylepipe.checkpoint import read_checkpoint, save_checkpoint
 from stylepipe.color import as_420
 from stylepipe.errors import StylepipeError
@@ -258,6 +259,8 @@ def train(
                 f"temporal {t_loss.item():.4g}{f', anchor {a_loss.item():.4g}' if anchor is not None else ''})  {per_step:.2f} s/step, ETA {eta}")
         if step % settings.checkpoint_every == 0 and step < settings.steps:
             save_checkpoint(partial, _state_tensors(model, optimizer), {**header, "steps": step, "losses": losses})
+    if isinstance(model, FineTunedTransformer):
+        header = {**header, **model.checkpoint_header()}
     final = {**header, "arch": settings.arch, "steps": settings.steps, "losses": losses,
              "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None}
     save_checkpoint(out_path, {k: v for k, v in model.state_dict().items()}, final)
