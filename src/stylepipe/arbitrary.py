@@ -123,11 +123,10 @@ class StyleTransformer(nn.Module):
 
 
 UPSAMPLING_MODES = ("nearest", "bilinear")
-# The fine-tuned network's last upsampling is bilinear. Nearest upsampling lays the strokes on a 4-pixel grid: the
-# network's output for a frame moved by 1-3 px differed from its output moved by as much 300-400 times more than for
-# 4 px, so a camera's sub-pixel motion redraws the strokes rather than moving them. Bilinear in both layers halves the
-# warping error but paints too smoothly for the style; in the last one only it keeps most of the style
-# (docs/feedforward.md).
+# The fine-tuned network's last upsampling is bilinear. Nearest upsampling lays the strokes on a 4-pixel grid: a frame
+# moved by 1-3 px gets other strokes (300-400 times the difference a 4 px move makes), so a camera's sub-pixel motion
+# redraws them and they flicker. Bilinear in both layers was the steadiest but painted too smoothly for the style; in
+# the last one only it keeps most of the style (docs/feedforward.md).
 SMOOTH_UPSAMPLING = ("nearest", "bilinear")
 
 
