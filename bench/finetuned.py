@@ -46,7 +46,7 @@ sys.path[:0] = [str(REPO / "src"), str(REPO / "bench")]
 
 from gatys_drift import bench_style  # noqa: E402
 from stylepipe import arbitrary_weights  # noqa: E402
-from stylepipe.arbitrary import FineTunedTransformer  # noqa: E402
+from stylepipe.arbitrary import TRAINED_UPSAMPLING, FineTunedTransformer  # noqa: E402
 from stylepipe.demo import photographs, pipe_frames_to_h264  # noqa: E402
 from stylepipe.feedforward import prepare, style_image_tensor, stylize_batches  # noqa: E402
 from stylepipe.fidelity import FidelityMeter  # noqa: E402
@@ -159,7 +159,7 @@ def main() -> None:
         scene_clip(path, photos[name], photos[crossing], (args.size * 16 // 9 // 2 * 2, args.size), 48)
         train_clips.append(str(path))
     tests, floors = [], []
-    arbitrary = FineTunedTransformer(nets.transformer, vector, upsampling=("nearest", "nearest")).eval()
+    arbitrary = FineTunedTransformer(nets.transformer, vector, upsampling=TRAINED_UPSAMPLING).eval()
     for k, name in enumerate(test_names):
         crossing = test_names[(k + 1) % len(test_names)]
         scene, frames = scene_clip(work / f"test_{name}.mp4", photos[name], photos[crossing], (args.width, height), 24)
@@ -213,7 +213,7 @@ def main() -> None:
 
     finetune_settings = TrainSettings.from_config(block, "finetuned")
     finetuned, ft_result = train_for("finetuned", FineTunedTransformer(nets.transformer, vector), finetune_settings)
-    networks = {"arbitrary": FineTunedTransformer(nets.transformer, vector, upsampling=("nearest", "nearest")).eval(), "finetuned": finetuned}
+    networks = {"arbitrary": FineTunedTransformer(nets.transformer, vector, upsampling=TRAINED_UPSAMPLING).eval(), "finetuned": finetuned}
     if not args.skip_johnson:
         # From scratch with the temporal weight docs/feedforward.md gives it (the --set knobs are the fine-tuning's).
         johnson, _ = train_for("johnson", None, TrainSettings.from_config({**defaults, "temporal_weight": 100.0}, "johnson"))

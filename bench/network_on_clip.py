@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from stylepipe import arbitrary_weights  # noqa: E402
-from stylepipe.arbitrary import FineTunedTransformer  # noqa: E402
+from stylepipe.arbitrary import TRAINED_UPSAMPLING, FineTunedTransformer  # noqa: E402
 from stylepipe.arbitrary_files import ARBITRARY_WEIGHTS_FILE  # noqa: E402
 from stylepipe.checkpoint import load_model  # noqa: E402
 from stylepipe.feedforward import prepare, style_image_tensor, stylize_batches  # noqa: E402
@@ -74,7 +74,9 @@ def main() -> None:
 
     nets = arbitrary_weights.load_networks(Path(args.workdir) / ARBITRARY_WEIGHTS_FILE)
     with torch.no_grad():
-        networks = {"arbitrary": FineTunedTransformer(nets.transformer, nets.predictor(style_image_tensor(style, 256)))}
+        vector = nets.predictor(style_image_tensor(style, 256))
+    # The arbitrary network as the pipeline runs it: with the upsampling its weights were trained with.
+    networks: dict[str, torch.nn.Module] = {"arbitrary": FineTunedTransformer(nets.transformer, vector, upsampling=TRAINED_UPSAMPLING)}
     for spec in args.model:
         name, path = spec.split("=", 1)
         networks[name] = load_model(path, "cpu")[0]

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from stylepipe import arbitrary_weights
-from stylepipe.arbitrary import SMOOTH_UPSAMPLING
+from stylepipe.arbitrary import SMOOTH_UPSAMPLING, TRAINED_UPSAMPLING
 from stylepipe.demo import Scene, painterly_frame, write_style_video
 from stylepipe.errors import StylepipeError
 from stylepipe.feedforward import StyleVectors, content_vectors, mix_strength, style_image_tensor, stylize_batches
@@ -190,7 +190,7 @@ def test_the_fine_tuned_network_starts_as_the_arbitrary_one_and_saves_and_loads_
     frames = [Scene(96, 64, 2, seed=1).render(t) for t in range(2)]
     vector = nets.predictor(style_image_tensor(painterly_frame(200, 160, 0.4, seed=2), 256).to(device))
     arbitrary = list(stylize_batches(nets.transformer, frames, device, 2, "fp32", vector.expand(2, -1)))
-    as_trained = FineTunedTransformer(nets.transformer, vector, upsampling=("nearest", "nearest"))
+    as_trained = FineTunedTransformer(nets.transformer, vector, upsampling=TRAINED_UPSAMPLING)
     assert all(np.array_equal(a, b) for a, b in zip(arbitrary, stylize_batches(as_trained, frames, device, 2, "fp32")))
     model = FineTunedTransformer(nets.transformer, vector)
     assert model.upsampling == SMOOTH_UPSAMPLING
@@ -211,7 +211,7 @@ def test_the_fine_tuned_network_starts_as_the_arbitrary_one_and_saves_and_loads_
     assert np.abs(moved[0].astype(int) - fine[0].astype(int)).mean() > 1
     # A model file from before the header recorded the upsampling was trained with nearest in both layers.
     save_checkpoint(path, model.state_dict(), {"arch": "finetuned"})
-    assert load_model(path, device)[0].upsampling == ("nearest", "nearest")
+    assert load_model(path, device)[0].upsampling == TRAINED_UPSAMPLING
     save_checkpoint(path, model.state_dict(), {"arch": "finetuned", "upsampling": ["cubic", "nearest"]})
     with pytest.raises(StylepipeError, match="upsampling"):
         load_model(path, device)
@@ -234,7 +234,7 @@ def test_the_fine_tuned_networks_strokes_move_with_the_picture(nets, device):
         m = 16
         return (still[:, m:-m, shift + m : 128 - m] - moved[:, m:-m, m : 128 - shift - m]).square().mean().item()
 
-    nearest = FineTunedTransformer(nets.transformer, vector, upsampling=("nearest", "nearest")).eval()
+    nearest = FineTunedTransformer(nets.transformer, vector, upsampling=TRAINED_UPSAMPLING).eval()
     smooth = FineTunedTransformer(nets.transformer, vector).eval()
     grid = [redrawn(nearest, shift) for shift in (1, 2, 3, 4)]
     assert grid[3] < 0.1 * min(grid[:3]), grid

@@ -26,6 +26,10 @@ INSTANCE_NORM_EPS = 1e-5
 # MobileNetV2 (width 1.0) inverted residual blocks: expansion, output channels, repeats, first stride.
 MOBILENET_V2 = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
 
+UPSAMPLING_MODES = ("nearest", "bilinear")
+# The interpolation of the two upsampling layers that the pretrained weights were trained with.
+TRAINED_UPSAMPLING = ("nearest", "nearest")
+
 
 def reflect_pad(x: torch.Tensor, kernel: int) -> torch.Tensor:
     half = kernel // 2
@@ -107,9 +111,8 @@ class StyleTransformer(nn.Module):
             ]
         )
 
-    def forward(self, content: torch.Tensor, style: torch.Tensor, upsampling: tuple[str, str] = ("nearest", "nearest")) -> torch.Tensor:
-        """`upsampling` is the interpolation of each of the two upsampling layers, "nearest" (as the network was
-        trained) or "bilinear"."""
+    def forward(self, content: torch.Tensor, style: torch.Tensor, upsampling: tuple[str, str] = TRAINED_UPSAMPLING) -> torch.Tensor:
+        """`upsampling` is the interpolation of each of the two upsampling layers, one of UPSAMPLING_MODES."""
         height, width = content.shape[-2:]
         pad_h, pad_w = -height % 4, -width % 4
         x = F.pad(content, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else content
@@ -122,7 +125,6 @@ class StyleTransformer(nn.Module):
         return torch.sigmoid(self.expand[2](x, style))[..., :height, :width]
 
 
-UPSAMPLING_MODES = ("nearest", "bilinear")
 # The fine-tuned network's last upsampling is bilinear. Nearest upsampling lays the strokes on a 4-pixel grid: a frame
 # moved by 1-3 px gets other strokes (300-400 times the difference a 4 px move makes), so a camera's sub-pixel motion
 # redraws them and they flicker. Bilinear in both layers was the steadiest but painted too smoothly for the style; in

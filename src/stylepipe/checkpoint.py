@@ -10,7 +10,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from stylepipe.arbitrary import UPSAMPLING_MODES, FineTunedTransformer
+from stylepipe.arbitrary import TRAINED_UPSAMPLING, UPSAMPLING_MODES, FineTunedTransformer
 from stylepipe.errors import StylepipeError
 from stylepipe.frames import atomic_file
 from stylepipe.transformer import ARCHS, TransformerNet
@@ -59,10 +59,11 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[to
         raise StylepipeError(f"{path}: the model's header names arch {arch!r}, which is not one of {', '.join((FINETUNED, *ARCHS))}")
     if arch == FINETUNED:
         # Fine-tuned models saved before the upsampling was recorded were trained with nearest in both layers.
-        upsampling = header.get("upsampling", ["nearest", "nearest"])
-        if not (isinstance(upsampling, list) and len(upsampling) == 2 and all(mode in UPSAMPLING_MODES for mode in upsampling)):
-            raise StylepipeError(f"{path}: the model's header gives upsampling {upsampling!r}; expected two of {', '.join(UPSAMPLING_MODES)}")
-        model: torch.nn.Module = FineTunedTransformer(upsampling=tuple(upsampling))
+        upsampling = header.get("upsampling", list(TRAINED_UPSAMPLING))
+        try:
+            model: torch.nn.Module = FineTunedTransformer(upsampling=tuple(upsampling))
+        except (TypeError, ValueError):
+            raise StylepipeError(f"{path}: the model's header gives upsampling {upsampling!r}; expected two of {', '.join(UPSAMPLING_MODES)}") from None
     else:
         model = TransformerNet(arch)
     try:
