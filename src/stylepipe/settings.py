@@ -152,8 +152,9 @@ class TrainSettings:
 
 # Raised when the training itself changes (its losses), so that a model cached by an older version is not taken for
 # this version's. 2: the losses see the output as 4:2:0 delivers it. 3: the style loss is relative per layer. 4: Adam's
-# rate warms up over the first tenth of the steps. 5: the fine-tuned network's last upsampling is bilinear.
-TRAINING_RECIPE = 5
+# rate warms up over the first tenth of the steps. 5: the fine-tuned network's last upsampling is bilinear. 6: only the
+# later frame of each pair is judged by the loss network.
+TRAINING_RECIPE = 6
 
 
 def model_name(style_path: str | Path, settings: TrainSettings, inputs: dict[str, Any]) -> str:

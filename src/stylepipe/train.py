@@ -222,20 +222,23 @@ def train(
     for step in range(start + 1, settings.steps + 1):
         *tensors, keys = sampler.sample(settings.batch_size, step)
         previous, current, flow, mask = (t.to(device) for t in tensors)
-        content = torch.cat([previous, current])
-        output = model(content)
+        output = model(torch.cat([previous, current]))
+        # Only the later frame of each pair is judged by the loss network: the two are nearly the same picture, and
+        # judging both doubled the step's largest cost for the same network (190 steps in 5.6 min against about 10, the
+        # same figures on bench/finetuned.py; docs/feedforward.md). The earlier frame's output is still held by the
+        # temporal loss and the anchor, and is the later frame of other pairs.
         with torch.no_grad():
-            targets = net(content)
+            targets = net(current)
         # The losses look at the output as the delivered 4:2:0 video will show it. Against the raw output, a network
         # fine-tuned for a few minutes learns pixel-fine colour patterns that match the loss network's Gram matrices
         # and that the encode then removes. Delivered, its style distance was 3.13x the arbitrary network's on Starry
         # Night, and 2.57x with this (docs/feedforward.md).
-        out_features = net(as_420(output))
+        out_prev, out_curr = output[: len(previous)], output[len(previous) :]
+        out_features = net(as_420(out_curr))
         c_loss = sum(ContentLoss(targets[layer])(out_features[layer]) for layer in CONTENT_LAYERS[arch])
         s_loss = sum(loss(out_features[layer]) for layer, loss in style_losses.items())
         pixels = output * 255
         tv_loss = 0.5 * tv(pixels) * pixels[0, 0].numel()
-        out_prev, out_curr = output[: len(previous)], output[len(previous) :]
         warped = warp_backward_torch(out_prev, flow) * 255
         # Gradients flow through both outputs, so the pair is pulled together from both sides.
         t_loss = masked_mse(out_curr * 255, warped, mask)
