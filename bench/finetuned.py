@@ -213,7 +213,8 @@ def main() -> None:
 
     finetune_settings = TrainSettings.from_config(block, "finetuned")
     finetuned, ft_result = train_for("finetuned", FineTunedTransformer(nets.transformer, vector), finetune_settings)
-    networks = {"arbitrary": FineTunedTransformer(nets.transformer, vector, upsampling=TRAINED_UPSAMPLING).eval(), "finetuned": finetuned}
+    # train_for trains a copy, so `arbitrary` is still the pretrained network.
+    networks = {"arbitrary": arbitrary, "finetuned": finetuned}
     if not args.skip_johnson:
         # From scratch with the temporal weight docs/feedforward.md gives it (the --set knobs are the fine-tuning's).
         johnson, _ = train_for("johnson", None, TrainSettings.from_config({**defaults, "temporal_weight": 100.0}, "johnson"))

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from stylepipe import arbitrary_weights
-from stylepipe.arbitrary import SMOOTH_UPSAMPLING, TRAINED_UPSAMPLING
+from stylepipe.arbitrary import SMOOTH_UPSAMPLING, TRAINED_UPSAMPLING, FineTunedTransformer
 from stylepipe.demo import Scene, painterly_frame, write_style_video
 from stylepipe.errors import StylepipeError
 from stylepipe.feedforward import StyleVectors, content_vectors, mix_strength, style_image_tensor, stylize_batches
@@ -184,7 +184,6 @@ def test_style_frames_keep_enough_pixels_for_the_predictor(tmp_path):
 
 
 def test_the_fine_tuned_network_starts_as_the_arbitrary_one_and_saves_and_loads_as_a_per_style_model(nets, tmp_path, device):
-    from stylepipe.arbitrary import FineTunedTransformer
     from stylepipe.checkpoint import load_model, save_checkpoint
 
     frames = [Scene(96, 64, 2, seed=1).render(t) for t in range(2)]
@@ -221,8 +220,6 @@ def test_the_fine_tuned_networks_strokes_move_with_the_picture(nets, device):
     # Nearest upsampling twice lays the strokes on a 4-pixel grid: moved by 1-3 px, the picture gets other strokes,
     # and a camera's sub-pixel motion makes them flicker. The fine-tuned network's bilinear last upsampling redraws
     # less: a fifth less here, half as much with Starry Night over a photograph (docs/feedforward.md).
-    from stylepipe.arbitrary import FineTunedTransformer
-
     frame = torch.from_numpy(Scene(128, 96, 1, seed=1).render(0)).permute(2, 0, 1)[None].float().div(255).to(device)
     vector = nets.predictor(style_image_tensor(painterly_frame(200, 160, 0.4, seed=2), 256).to(device))
 
